@@ -1,0 +1,124 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Swift 6 settings every target shares (STYLE.md, practice 15).
+let swiftSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "augmenter",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "augmenter", targets: ["augmenter"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+  ],
+  targets: [
+    // libnghttp2 1.52 (Debian libnghttp2-dev) behind a shim header; C types stay in HTTP2.
+    .target(
+      name: "CNghttp2",
+      linkerSettings: [.linkedLibrary("nghttp2")]
+    ),
+    .target(
+      name: "HTTP2",
+      dependencies: [
+        "CNghttp2",
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "EnvoyAPI",
+      dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      exclude: ["proto"],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
+    .target(
+      name: "AugmenterCore",
+      dependencies: [
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "AugmenterServer",
+      dependencies: [
+        "AugmenterCore",
+        "HTTP2",
+        "EnvoyAPI",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "augmenter",
+      dependencies: [
+        "AugmenterServer",
+        "AugmenterCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HTTP2Tests",
+      dependencies: [
+        "HTTP2", "CNghttp2",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "EnvoyAPITests",
+      dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AugmenterCoreTests",
+      dependencies: ["AugmenterCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AugmenterServerTests",
+      dependencies: [
+        "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: [
+        "EnvoyAPI", "AugmenterCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+  ]
+)

@@ -1,0 +1,1 @@
+// Intentionally empty: the module exists to carry the shim header and the link flag.
