@@ -22,6 +22,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    // Tests only: an independent HTTP/2 implementation as the client (already in the graph via AHC).
+    .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
   ],
   targets: [
     // libnghttp2 1.52 (Debian libnghttp2-dev) behind a shim header; C types stay in HTTP2.
@@ -83,6 +85,8 @@ let package = Package(
       dependencies: [
         "HTTP2", "CNghttp2",
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
@@ -114,6 +118,7 @@ let package = Package(
       dependencies: [
         "EnvoyAPI", "AugmenterCore",
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
