@@ -1,0 +1,160 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the NIO handler that runs one nghttp2 server session per connection.
+//===----------------------------------------------------------------------===//
+
+public import NIOCore
+
+/// Send this as a user inbound event to start a graceful shutdown of a connection: GOAWAY now,
+/// open streams complete, then the connection closes.
+public struct HTTP2GracefulShutdownEvent: Sendable, Hashable {
+  /// Creates the event.
+  public init() {}
+}
+
+/// Serves HTTP/2 (prior-knowledge h2c, or h2 after TLS) on a connection's raw bytes.
+///
+/// Inbound bytes are fed to libnghttp2; complete requests are answered synchronously by the
+/// `HTTP2RequestResponder` on this event loop; nghttp2's output is written once per read batch.
+/// The connection closes when nghttp2 wants neither to read nor to write (peer GOAWAY, our
+/// GOAWAY with no streams left, or a connection error after its GOAWAY went out).
+public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+  public typealias InboundIn = ByteBuffer
+  public typealias InboundOut = Never
+  public typealias OutboundIn = Never
+  public typealias OutboundOut = ByteBuffer
+
+  private let settings: HTTP2Settings
+  private let responder: any HTTP2RequestResponder
+  private var session: NGHTTP2Session?
+  private var outbound: ByteBuffer?
+  private var closing = false
+
+  /// Creates a handler; the session starts when the handler is added to an active channel.
+  public init(settings: HTTP2Settings, responder: any HTTP2RequestResponder) {
+    self.settings = settings
+    self.responder = responder
+  }
+
+  public func handlerAdded(context: ChannelHandlerContext) {
+    if context.channel.isActive {
+      self.start(context: context)
+    }
+  }
+
+  public func channelActive(context: ChannelHandlerContext) {
+    self.start(context: context)
+    context.fireChannelActive()
+  }
+
+  public func channelInactive(context: ChannelHandlerContext) {
+    self.session = nil
+    context.fireChannelInactive()
+  }
+
+  public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard let session = self.session, !self.closing else { return }
+    let bytes = Self.unwrapInboundIn(data)
+    let events: [NGHTTP2SessionEvent]
+    do {
+      events = try session.receive(bytes)
+    } catch {
+      // Bad preface or a fatal library error: flush what nghttp2 queued (its GOAWAY), then close.
+      context.fireErrorCaught(error)
+      self.writePendingFrames(context: context)
+      self.close(context: context)
+      return
+    }
+    let allocator = context.channel.allocator
+    for event in events {
+      let response: HTTP2Response
+      let streamID: Int32
+      switch event {
+      case .request(let request):
+        streamID = request.head.streamID
+        response = self.responder.respond(to: request, allocator: allocator)
+      case .oversized(let head):
+        streamID = head.streamID
+        response = self.responder.respondToOversizedRequest(head, allocator: allocator)
+      }
+      do {
+        try session.submit(response, streamID: streamID)
+      } catch {
+        context.fireErrorCaught(error)
+      }
+    }
+  }
+
+  public func channelReadComplete(context: ChannelHandlerContext) {
+    self.writePendingFrames(context: context)
+    context.fireChannelReadComplete()
+  }
+
+  public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if event is HTTP2GracefulShutdownEvent, let session = self.session {
+      do {
+        try session.beginGracefulShutdown()
+      } catch {
+        context.fireErrorCaught(error)
+      }
+      self.writePendingFrames(context: context)
+      return
+    }
+    context.fireUserInboundEventTriggered(event)
+  }
+
+  // MARK: - Private
+
+  private func start(context: ChannelHandlerContext) {
+    guard self.session == nil, !self.closing else { return }
+    do {
+      self.session = try NGHTTP2Session(settings: self.settings, allocator: context.channel.allocator)
+    } catch {
+      context.fireErrorCaught(error)
+      self.close(context: context)
+      return
+    }
+    // Our SETTINGS go out at once (RFC 9113 §3.4: the server preface).
+    self.writePendingFrames(context: context)
+  }
+
+  /// Writes everything nghttp2 has queued in one buffer, then closes if the session is done.
+  private func writePendingFrames(context: ChannelHandlerContext) {
+    guard let session = self.session else { return }
+    var buffer = self.outbound ?? context.channel.allocator.buffer(capacity: 4096)
+    buffer.clear()
+    do {
+      try session.drainOutput(into: &buffer)
+    } catch {
+      context.fireErrorCaught(error)
+      self.close(context: context)
+      return
+    }
+    let done = !session.wantsIO
+    if buffer.readableBytes > 0 {
+      self.outbound = nil  // the written buffer now belongs to the channel
+      if done {
+        // Close only after the last frames (typically our GOAWAY) have left.
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(Self.wrapOutboundOut(buffer)).whenComplete { _ in
+          bound.value.0.close(context: bound.value.1)
+        }
+      } else {
+        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+      }
+    } else {
+      self.outbound = buffer
+      if done {
+        self.close(context: context)
+      }
+    }
+  }
+
+  private func close(context: ChannelHandlerContext) {
+    guard !self.closing else { return }
+    self.closing = true
+    context.close(promise: nil)
+  }
+}
+
+@available(*, unavailable)
+extension HTTP2ServerConnectionHandler: Sendable {}

@@ -1,0 +1,157 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — HTTP/2 request/response values shared by the nghttp2 session and its users.
+//===----------------------------------------------------------------------===//
+
+public import NIOCore
+
+/// One header field. Names arrive lower-case from nghttp2 (HTTP/2 requires it).
+public struct HTTP2Header: Sendable, Hashable {
+  /// Lower-case field name (pseudo-headers keep their leading colon).
+  public var name: String
+  /// Field value, as received.
+  public var value: String
+
+  /// Creates a header field.
+  public init(_ name: String, _ value: String) {
+    self.name = name
+    self.value = value
+  }
+}
+
+/// The part of a request known once its HEADERS frame has been received.
+public struct HTTP2RequestHead: Sendable {
+  /// The HTTP/2 stream the request arrived on.
+  public var streamID: Int32
+  /// `:method`.
+  public var method: String
+  /// `:path`, including any query.
+  public var path: String
+  /// `:authority` (or `host` when the client sent that instead).
+  public var authority: String
+  /// `:scheme`.
+  public var scheme: String
+  /// Regular (non-pseudo) header fields in arrival order, duplicates kept.
+  public var headers: [HTTP2Header]
+
+  /// Creates a request head.
+  public init(
+    streamID: Int32,
+    method: String,
+    path: String,
+    authority: String,
+    scheme: String,
+    headers: [HTTP2Header]
+  ) {
+    self.streamID = streamID
+    self.method = method
+    self.path = path
+    self.authority = authority
+    self.scheme = scheme
+    self.headers = headers
+  }
+
+  /// The first value of a header, by lower-case name.
+  public func firstValue(_ name: String) -> String? {
+    for header in self.headers where header.name == name {
+      return header.value
+    }
+    return nil
+  }
+}
+
+/// A complete request: head plus the whole body (bounded by `HTTP2Settings.maxRequestBodyBytes`).
+public struct HTTP2Request: Sendable {
+  /// Method, path, authority and headers.
+  public var head: HTTP2RequestHead
+  /// Every DATA byte the client sent on the stream.
+  public var body: ByteBuffer
+
+  /// Creates a request.
+  public init(head: HTTP2RequestHead, body: ByteBuffer) {
+    self.head = head
+    self.body = body
+  }
+}
+
+/// A complete response. With `trailers`, the body is followed by a trailing HEADERS frame.
+public struct HTTP2Response: Sendable {
+  /// `:status`.
+  public var status: Int
+  /// Response header fields (no pseudo-headers).
+  public var headers: [HTTP2Header]
+  /// Response body; `nil` or empty sends no DATA frame.
+  public var body: ByteBuffer?
+  /// Trailer fields sent after the body (gRPC status lives here).
+  public var trailers: [HTTP2Header]?
+
+  /// Creates a response.
+  public init(
+    status: Int,
+    headers: [HTTP2Header] = [],
+    body: ByteBuffer? = nil,
+    trailers: [HTTP2Header]? = nil
+  ) {
+    self.status = status
+    self.headers = headers
+    self.body = body
+    self.trailers = trailers
+  }
+}
+
+/// What the connection handler asks its owner for: one response per request.
+///
+/// Called on the connection's event loop, synchronously: implementations must not block.
+public protocol HTTP2RequestResponder: Sendable {
+  /// Answers a complete request.
+  func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response
+  /// Answers a request whose body passed `HTTP2Settings.maxRequestBodyBytes`; sent at once, the
+  /// rest of the body is discarded.
+  func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator)
+    -> HTTP2Response
+}
+
+/// The server's HTTP/2 parameters, sent in our SETTINGS frame and enforced per stream.
+public struct HTTP2Settings: Sendable, Hashable {
+  /// SETTINGS_MAX_CONCURRENT_STREAMS.
+  public var maxConcurrentStreams: Int
+  /// SETTINGS_INITIAL_WINDOW_SIZE (per-stream receive window).
+  public var initialWindowSize: Int
+  /// The connection-level receive window we grant on connect.
+  public var connectionWindowSize: Int
+  /// SETTINGS_MAX_HEADER_LIST_SIZE.
+  public var maxHeaderListSize: Int
+  /// Largest request body buffered per stream before `respondToOversizedRequest` is used.
+  public var maxRequestBodyBytes: Int
+
+  /// Creates settings; the defaults suit Envoy's ext_authz client.
+  public init(
+    maxConcurrentStreams: Int = 1024,
+    initialWindowSize: Int = 1 << 20,
+    connectionWindowSize: Int = 1 << 24,
+    maxHeaderListSize: Int = 1 << 16,
+    maxRequestBodyBytes: Int = (4 << 20) + 5
+  ) {
+    self.maxConcurrentStreams = maxConcurrentStreams
+    self.initialWindowSize = initialWindowSize
+    self.connectionWindowSize = connectionWindowSize
+    self.maxHeaderListSize = maxHeaderListSize
+    self.maxRequestBodyBytes = maxRequestBodyBytes
+  }
+}
+
+/// An error reported by libnghttp2, converted at one place (`NGHTTP2Session`).
+public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
+  /// The nghttp2 error code (negative).
+  public var code: Int
+  /// The library's text for it, plus which call failed.
+  public var message: String
+
+  /// Creates an error.
+  public init(code: Int, message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  /// `<message> (nghttp2 error <code>)`.
+  public var description: String { "\(self.message) (nghttp2 error \(self.code))" }
+}

@@ -1,0 +1,472 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — one libnghttp2 server session, driven sans-I/O.
+//
+// Bytes go in with `receive` (nghttp2_session_mem_recv) and frames come out with `drainOutput`
+// (nghttp2_session_mem_send): the library never touches a socket, the NIO handler owns the I/O.
+// Every nghttp2 call and callback lives in this file; no C type leaves it.
+//===----------------------------------------------------------------------===//
+
+internal import CNghttp2
+import NIOCore
+
+/// What the session saw while consuming input, for the connection handler to act on.
+enum NGHTTP2SessionEvent {
+  /// A request whose END_STREAM arrived.
+  case request(HTTP2Request)
+  /// A request whose body passed the limit; it must be answered now.
+  case oversized(HTTP2RequestHead)
+}
+
+/// Owns one `nghttp2_session` (server side) and the per-stream request/response state.
+final class NGHTTP2Session {
+  /// Request state for one stream, from HEADERS to close.
+  final class Stream {
+    var method = ""
+    var path = ""
+    var authority = ""
+    var scheme = ""
+    var host: String?
+    var headers: [HTTP2Header] = []
+    var headerBytes = 0
+    var headComplete = false
+    var requestEnded = false
+    var oversized = false
+    var body: ByteBuffer
+    // Response side, consumed by the data read callback.
+    var responseBody: ByteBuffer?
+    var responseTrailers: [HTTP2Header]?
+
+    init(body: ByteBuffer) {
+      self.body = body
+    }
+
+    func makeHead(streamID: Int32) -> HTTP2RequestHead {
+      HTTP2RequestHead(
+        streamID: streamID,
+        method: self.method,
+        path: self.path,
+        authority: self.authority.isEmpty ? (self.host ?? "") : self.authority,
+        scheme: self.scheme,
+        headers: self.headers
+      )
+    }
+  }
+
+  private let session: OpaquePointer
+  private let settings: HTTP2Settings
+  private let allocator: ByteBufferAllocator
+  private var streams: [Int32: Stream] = [:]
+  private var events: [NGHTTP2SessionEvent] = []
+  /// Set when a callback hit a bug-level condition; reported after `mem_recv` returns.
+  private var goawaySubmitted = false
+
+  /// Creates a server session and queues our SETTINGS and connection window update.
+  init(settings: HTTP2Settings, allocator: ByteBufferAllocator) throws(HTTP2Error) {
+    self.settings = settings
+    self.allocator = allocator
+
+    var callbacks: OpaquePointer?
+    try Self.check(nghttp2_session_callbacks_new(&callbacks), "nghttp2_session_callbacks_new")
+    defer { nghttp2_session_callbacks_del(callbacks) }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunkRecv)
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend)
+
+    var option: OpaquePointer?
+    try Self.check(nghttp2_option_new(&option), "nghttp2_option_new")
+    defer { nghttp2_option_del(option) }
+    // Bound what a peer can make us hold before we refuse: reserved streams and SETTINGS entries.
+    nghttp2_option_set_max_settings(option, 32)
+
+    var raw: OpaquePointer?
+    // `self` is not fully initialised yet, so the user-data pointer is set right after.
+    try Self.check(
+      nghttp2_session_server_new2(&raw, callbacks, nil, option),
+      "nghttp2_session_server_new2"
+    )
+    guard let raw else {
+      throw HTTP2Error(code: -1, message: "nghttp2_session_server_new2 returned no session")
+    }
+    self.session = raw
+    // Unretained: the nghttp2 session never outlives `self` (freed in deinit), and callbacks run
+    // only inside calls made through `self`.
+    nghttp2_session_set_user_data(raw, Unmanaged.passUnretained(self).toOpaque())
+
+    var entries = [
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+        value: UInt32(clamping: settings.maxConcurrentStreams)
+      ),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+        value: UInt32(clamping: settings.initialWindowSize)
+      ),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+        value: UInt32(clamping: settings.maxHeaderListSize)
+      ),
+    ]
+    try Self.check(
+      nghttp2_submit_settings(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count),
+      "nghttp2_submit_settings"
+    )
+    if settings.connectionWindowSize > 65_535 {
+      try Self.check(
+        nghttp2_session_set_local_window_size(
+          raw,
+          UInt8(NGHTTP2_FLAG_NONE.rawValue),
+          0,
+          Int32(clamping: settings.connectionWindowSize)
+        ),
+        "nghttp2_session_set_local_window_size"
+      )
+    }
+  }
+
+  deinit {
+    nghttp2_session_del(self.session)
+  }
+
+  // MARK: - Driving the session
+
+  /// Feeds received bytes; returns the requests that completed (or overflowed) meanwhile.
+  func receive(_ buffer: ByteBuffer) throws(HTTP2Error) -> [NGHTTP2SessionEvent] {
+    let result = buffer.withUnsafeReadableBytes { bytes -> Int in
+      guard let base = bytes.baseAddress else { return 0 }
+      return nghttp2_session_mem_recv(
+        self.session,
+        base.assumingMemoryBound(to: UInt8.self),
+        bytes.count
+      )
+    }
+    if result < 0 {
+      self.events.removeAll()
+      throw Self.error(Int32(truncatingIfNeeded: result), "nghttp2_session_mem_recv")
+    }
+    defer { self.events.removeAll(keepingCapacity: true) }
+    return self.events
+  }
+
+  /// Appends every frame nghttp2 has ready to `buffer`.
+  func drainOutput(into buffer: inout ByteBuffer) throws(HTTP2Error) {
+    while true {
+      var data: UnsafePointer<UInt8>?
+      let count = nghttp2_session_mem_send(self.session, &data)
+      if count < 0 {
+        throw Self.error(Int32(truncatingIfNeeded: count), "nghttp2_session_mem_send")
+      }
+      guard count > 0, let data else { return }
+      buffer.writeBytes(UnsafeRawBufferPointer(start: data, count: count))
+    }
+  }
+
+  /// False once the session has nothing left to read or write: the connection may close.
+  var wantsIO: Bool {
+    nghttp2_session_want_read(self.session) != 0 || nghttp2_session_want_write(self.session) != 0
+  }
+
+  /// Streams not yet closed.
+  var openStreamCount: Int { self.streams.count }
+
+  /// Sends GOAWAY(NO_ERROR) naming the last stream we took: no new streams, the open ones finish.
+  func beginGracefulShutdown() throws(HTTP2Error) {
+    guard !self.goawaySubmitted else { return }
+    self.goawaySubmitted = true
+    let lastStreamID = nghttp2_session_get_last_proc_stream_id(self.session)
+    try Self.check(
+      nghttp2_submit_goaway(
+        self.session,
+        UInt8(NGHTTP2_FLAG_NONE.rawValue),
+        lastStreamID,
+        NGHTTP2_NO_ERROR.rawValue,
+        nil,
+        0
+      ),
+      "nghttp2_submit_goaway"
+    )
+  }
+
+  /// Queues a response on a stream. A stream the client already reset is silently skipped.
+  func submit(_ response: HTTP2Response, streamID: Int32) throws(HTTP2Error) {
+    guard let stream = self.streams[streamID] else { return }
+    var fields: [HTTP2Header] = []
+    fields.reserveCapacity(response.headers.count + 1)
+    fields.append(HTTP2Header(":status", String(response.status)))
+    fields.append(contentsOf: response.headers)
+
+    let hasBody = (response.body?.readableBytes ?? 0) > 0
+    if hasBody || response.trailers != nil {
+      stream.responseBody = response.body
+      stream.responseTrailers = response.trailers
+      var provider = nghttp2_data_provider()
+      provider.read_callback = readResponseData
+      let rv = Self.withNameValues(fields) { nva, count in
+        nghttp2_submit_response(self.session, streamID, nva, count, &provider)
+      }
+      try Self.check(rv, "nghttp2_submit_response")
+    } else {
+      let rv = Self.withNameValues(fields) { nva, count in
+        nghttp2_submit_response(self.session, streamID, nva, count, nil)
+      }
+      try Self.check(rv, "nghttp2_submit_response")
+    }
+  }
+
+  // MARK: - Callback bodies (called by the C thunks below)
+
+  fileprivate func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
+    guard isRequest else { return 0 }
+    self.streams[streamID] = Stream(body: self.allocator.buffer(capacity: 0))
+    return 0
+  }
+
+  fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>)
+    -> Int32
+  {
+    guard let stream = self.streams[streamID], !stream.headComplete else {
+      return 0  // request trailers: not used by anything we serve
+    }
+    stream.headerBytes += name.count + value.count + 32
+    if stream.headerBytes > self.settings.maxHeaderListSize {
+      // Resets just this stream; the connection continues.
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+    }
+    let valueString = String(decoding: value, as: UTF8.self)
+    if name.first == UInt8(ascii: ":") {
+      switch String(decoding: name, as: UTF8.self) {
+      case ":method": stream.method = valueString
+      case ":path": stream.path = valueString
+      case ":authority": stream.authority = valueString
+      case ":scheme": stream.scheme = valueString
+      default: break
+      }
+    } else {
+      let nameString = String(decoding: name, as: UTF8.self)
+      if nameString == "host" { stream.host = valueString }
+      stream.headers.append(HTTP2Header(nameString, valueString))
+    }
+    return 0
+  }
+
+  fileprivate func frameReceived(type: UInt8, flags: UInt8, streamID: Int32, isRequestHeaders: Bool) -> Int32 {
+    let endStream = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    guard let stream = self.streams[streamID] else { return 0 }
+    if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
+      stream.headComplete = true
+    }
+    guard endStream, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue)
+    else { return 0 }
+    stream.requestEnded = true
+    guard !stream.oversized else { return 0 }
+    let body = stream.body
+    stream.body = self.allocator.buffer(capacity: 0)
+    self.events.append(.request(HTTP2Request(head: stream.makeHead(streamID: streamID), body: body)))
+    return 0
+  }
+
+  fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+    guard let stream = self.streams[streamID], !stream.oversized else { return 0 }
+    if stream.body.readableBytes + bytes.count > self.settings.maxRequestBodyBytes {
+      stream.oversized = true
+      stream.body = self.allocator.buffer(capacity: 0)
+      self.events.append(.oversized(stream.makeHead(streamID: streamID)))
+      return 0
+    }
+    stream.body.writeBytes(UnsafeRawBufferPointer(bytes))
+    return 0
+  }
+
+  fileprivate func streamClosed(streamID: Int32) -> Int32 {
+    self.streams.removeValue(forKey: streamID)
+    return 0
+  }
+
+  fileprivate func frameSent(type: UInt8, flags: UInt8, streamID: Int32) -> Int32 {
+    // We answered before the client finished sending (oversized body): tell it to stop
+    // (RFC 9113 §8.1: RST_STREAM with NO_ERROR after a complete response).
+    guard flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+      type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
+      let stream = self.streams[streamID], !stream.requestEnded
+    else { return 0 }
+    nghttp2_submit_rst_stream(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_NO_ERROR.rawValue)
+    return 0
+  }
+
+  fileprivate func readData(
+    streamID: Int32,
+    into destination: UnsafeMutablePointer<UInt8>,
+    length: Int,
+    flags: UnsafeMutablePointer<UInt32>
+  ) -> Int {
+    guard let stream = self.streams[streamID] else {
+      return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    }
+    var copied = 0
+    if var body = stream.responseBody {
+      copied = min(length, body.readableBytes)
+      body.withUnsafeReadableBytes { source in
+        if let base = source.baseAddress {
+          UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: copied)
+        }
+      }
+      body.moveReaderIndex(forwardBy: copied)
+      stream.responseBody = body.readableBytes > 0 ? body : nil
+    }
+    if stream.responseBody == nil {
+      flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+      if let trailers = stream.responseTrailers {
+        flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+        stream.responseTrailers = nil
+        let rv = Self.withNameValues(trailers) { nva, count in
+          nghttp2_submit_trailer(self.session, streamID, nva, count)
+        }
+        if rv != 0 { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+      }
+    }
+    return copied
+  }
+
+  // MARK: - Helpers
+
+  /// Runs `body` with an `nghttp2_nv` array for `fields` (names lower-cased; nghttp2 copies them).
+  private static func withNameValues<R>(
+    _ fields: [HTTP2Header],
+    _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R
+  ) -> R {
+    var storage: [UInt8] = []
+    storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+    var spans: [(Int, Int, Int, Int)] = []
+    spans.reserveCapacity(fields.count)
+    for field in fields {
+      let nameStart = storage.count
+      for byte in field.name.utf8 {
+        // HTTP/2 field names are lower-case (RFC 9113 §8.2.1).
+        storage.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+      }
+      let valueStart = storage.count
+      storage.append(contentsOf: field.value.utf8)
+      spans.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+    }
+    if storage.isEmpty { storage.append(0) }  // a valid base address even for no fields
+    return storage.withUnsafeMutableBufferPointer { bytes in
+      let base = bytes.baseAddress!
+      var nva: [nghttp2_nv] = spans.map { span in
+        nghttp2_nv(
+          name: base + span.0,
+          value: base + span.2,
+          namelen: span.1,
+          valuelen: span.3,
+          flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+        )
+      }
+      return nva.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress), $0.count) }
+    }
+  }
+
+  private static func check(_ rv: Int32, _ call: String) throws(HTTP2Error) {
+    if rv != 0 { throw Self.error(rv, call) }
+  }
+
+  private static func error(_ rv: Int32, _ call: String) -> HTTP2Error {
+    HTTP2Error(code: Int(rv), message: "\(call): \(String(cString: nghttp2_strerror(rv)))")
+  }
+}
+
+// MARK: - C thunks: non-capturing, find the session through user_data, call one method.
+
+private func session(_ userData: UnsafeMutableRawPointer?) -> NGHTTP2Session {
+  Unmanaged<NGHTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+private func onBeginHeaders(
+  _: OpaquePointer?,
+  _ frame: UnsafePointer<nghttp2_frame>?,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let frame else { return 0 }
+  let isRequest =
+    frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue)
+    && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+  return session(userData).beginHeaders(streamID: frame.pointee.hd.stream_id, isRequest: isRequest)
+}
+
+private func onHeader(
+  _: OpaquePointer?,
+  _ frame: UnsafePointer<nghttp2_frame>?,
+  _ name: UnsafePointer<UInt8>?,
+  _ nameLength: Int,
+  _ value: UnsafePointer<UInt8>?,
+  _ valueLength: Int,
+  _: UInt8,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let frame else { return 0 }
+  return session(userData).header(
+    streamID: frame.pointee.hd.stream_id,
+    name: UnsafeBufferPointer(start: name, count: nameLength),
+    value: UnsafeBufferPointer(start: value, count: valueLength)
+  )
+}
+
+private func onFrameRecv(
+  _: OpaquePointer?,
+  _ frame: UnsafePointer<nghttp2_frame>?,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let frame else { return 0 }
+  let hd = frame.pointee.hd
+  let isRequestHeaders =
+    hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+  return session(userData).frameReceived(
+    type: hd.type,
+    flags: hd.flags,
+    streamID: hd.stream_id,
+    isRequestHeaders: isRequestHeaders
+  )
+}
+
+private func onDataChunkRecv(
+  _: OpaquePointer?,
+  _: UInt8,
+  _ streamID: Int32,
+  _ data: UnsafePointer<UInt8>?,
+  _ length: Int,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  session(userData).dataChunk(streamID: streamID, bytes: UnsafeBufferPointer(start: data, count: length))
+}
+
+private func onStreamClose(
+  _: OpaquePointer?,
+  _ streamID: Int32,
+  _: UInt32,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  session(userData).streamClosed(streamID: streamID)
+}
+
+private func onFrameSend(
+  _: OpaquePointer?,
+  _ frame: UnsafePointer<nghttp2_frame>?,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let frame else { return 0 }
+  let hd = frame.pointee.hd
+  return session(userData).frameSent(type: hd.type, flags: hd.flags, streamID: hd.stream_id)
+}
+
+private func readResponseData(
+  _: OpaquePointer?,
+  _ streamID: Int32,
+  _ buffer: UnsafeMutablePointer<UInt8>?,
+  _ length: Int,
+  _ flags: UnsafeMutablePointer<UInt32>?,
+  _: UnsafeMutablePointer<nghttp2_data_source>?,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int {
+  guard let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+  return session(userData).readData(streamID: streamID, into: buffer, length: length, flags: flags)
+}
