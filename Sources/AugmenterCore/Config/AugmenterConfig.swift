@@ -1,0 +1,64 @@
+// The whole configuration, as validated by `ConfigLoader`.
+
+/// What a check gets when a required provider has no usable headers.
+public enum UnavailablePolicy: String, Sendable, Hashable, CaseIterable {
+  /// Forward the request with whatever headers are usable.
+  case allow
+  /// Answer 503 locally (fail closed).
+  case deny
+}
+
+/// The service configuration (DESIGN.md, "Stable interface").
+public struct AugmenterConfig: Sendable, Hashable {
+  /// Where checks are served (key `listen`, default `0.0.0.0:9191`).
+  public var listen: ListenAddress
+  /// Where the admin endpoints are served (key `admin_listen`, default `0.0.0.0:9901`).
+  public var adminListen: ListenAddress
+  /// The header providers, in configuration order (default none).
+  public var providers: [ProviderConfig]
+  /// Static headers added on every allow, in file order, names lower-cased (key `headers`).
+  public var headers: [HeaderField]
+  /// What a check gets when a required provider is unusable (key `on_unavailable`, default deny).
+  public var onUnavailable: UnavailablePolicy
+  /// The largest gRPC message accepted (key `grpc.max_message_bytes`, default 4 MiB).
+  public var grpcMaxMessageBytes: Int
+  /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (key `http2.max_concurrent_streams`, default 1024).
+  public var http2MaxConcurrentStreams: Int
+  /// HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE (key `http2.initial_window_size`, default 1 MiB).
+  public var http2InitialWindowSize: Int
+  /// How long in-flight checks may take to finish on shutdown (key `shutdown_grace_period`, 10s).
+  public var shutdownGracePeriod: Duration
+  /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
+  public var logLevel: String
+
+  /// The accepted `log_level` values, least severe first.
+  public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+  /// Creates a configuration; every argument defaults to the built-in default.
+  public init(
+    listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 9191),
+    adminListen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 9901),
+    providers: [ProviderConfig] = [],
+    headers: [HeaderField] = [],
+    onUnavailable: UnavailablePolicy = .deny,
+    grpcMaxMessageBytes: Int = 4 * 1024 * 1024,
+    http2MaxConcurrentStreams: Int = 1024,
+    http2InitialWindowSize: Int = 1_048_576,
+    shutdownGracePeriod: Duration = .seconds(10),
+    logLevel: String = "info"
+  ) {
+    self.listen = listen
+    self.adminListen = adminListen
+    self.providers = providers
+    self.headers = headers
+    self.onUnavailable = onUnavailable
+    self.grpcMaxMessageBytes = grpcMaxMessageBytes
+    self.http2MaxConcurrentStreams = http2MaxConcurrentStreams
+    self.http2InitialWindowSize = http2InitialWindowSize
+    self.shutdownGracePeriod = shutdownGracePeriod
+    self.logLevel = logLevel
+  }
+
+  /// The built-in defaults (what `serve` runs on without a file and without environment).
+  public static var defaults: AugmenterConfig { AugmenterConfig() }
+}

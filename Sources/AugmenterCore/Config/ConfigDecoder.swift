@@ -1,0 +1,236 @@
+// Tree -> typed configuration. This step only checks shapes and syntax (is it a list, a number,
+// a duration); ranges and cross-field rules live in `ConfigValidator` so that configurations
+// built in code get them too.
+
+/// Reads a `ConfigNode` tree into an `AugmenterConfig`.
+struct ConfigDecoder {
+  var collector: ProblemCollector
+  /// Key paths whose value could not be read (the default stands in); the validator skips rules
+  /// about them so one mistake is reported once.
+  var failed: Set<String> = []
+
+  init(collector: ProblemCollector) {
+    self.collector = collector
+  }
+
+  private mutating func fail(_ keyPath: String, _ message: String) {
+    failed.insert(keyPath)
+    collector.report(keyPath, message)
+  }
+
+  mutating func decode(_ root: ConfigNode) -> AugmenterConfig {
+    var config = AugmenterConfig.defaults
+    let entries: [ConfigEntry]
+    switch root {
+    case .null:
+      return config
+    case .mapping(let list):
+      entries = list
+    default:
+      collector.report("", "expected a mapping of settings at the top level, got \(root.kind)")
+      return config
+    }
+    for entry in entries {
+      let path = entry.key
+      switch entry.key {
+      case "listen":
+        if let value = listenAddress(entry.value, path) { config.listen = value }
+      case "admin_listen":
+        if let value = listenAddress(entry.value, path) { config.adminListen = value }
+      case "providers":
+        config.providers = providers(entry.value, path)
+      case "headers":
+        config.headers = headers(entry.value, path)
+      case "on_unavailable":
+        if let text = string(entry.value, path) {
+          if let policy = UnavailablePolicy(rawValue: text.lowercased()) {
+            config.onUnavailable = policy
+          } else {
+            fail(path, "expected allow or deny, got \"\(text)\"")
+          }
+        }
+      case "grpc":
+        for sub in section(entry.value, path, known: ConfigSchema.grpc) {
+          if let value = integer(sub.value, "\(path).\(sub.key)") { config.grpcMaxMessageBytes = value }
+        }
+      case "http2":
+        for sub in section(entry.value, path, known: ConfigSchema.http2) {
+          let subPath = "\(path).\(sub.key)"
+          guard let value = integer(sub.value, subPath) else { continue }
+          if sub.key == "max_concurrent_streams" {
+            config.http2MaxConcurrentStreams = value
+          } else {
+            config.http2InitialWindowSize = value
+          }
+        }
+      case "shutdown_grace_period":
+        if let value = duration(entry.value, path) { config.shutdownGracePeriod = value }
+      case "log_level":
+        if let text = string(entry.value, path) { config.logLevel = text.lowercased() }
+      default:
+        collector.report(path, KeySuggestion.unknownKeyMessage(entry.key, known: ConfigSchema.topLevel))
+      }
+    }
+    return config
+  }
+
+  // MARK: - Sections
+
+  /// The entries of a mapping with known keys; unknown keys are reported and dropped.
+  private mutating func section(_ node: ConfigNode, _ path: String, known: [String]) -> [ConfigEntry] {
+    switch node {
+    case .null:
+      return []
+    case .mapping(let entries):
+      return entries.filter { entry in
+        if known.contains(entry.key) { return true }
+        collector.report("\(path).\(entry.key)", KeySuggestion.unknownKeyMessage(entry.key, known: known))
+        return false
+      }
+    default:
+      fail(path, "expected a mapping with keys \(known.joined(separator: ", ")), got \(node.kind)")
+      return []
+    }
+  }
+
+  private mutating func providers(_ node: ConfigNode, _ path: String) -> [ProviderConfig] {
+    switch node {
+    case .null:
+      return []
+    case .sequence(let elements):
+      return elements.enumerated().map { index, element in provider(element, "\(path)[\(index)]") }
+    default:
+      fail(path, "expected a list of providers (each with at least name and url), got \(node.kind)")
+      return []
+    }
+  }
+
+  private mutating func provider(_ node: ConfigNode, _ path: String) -> ProviderConfig {
+    var provider = ProviderConfig(name: "", url: "")
+    guard case .mapping = node else {
+      fail(path, "expected a provider mapping with at least name and url, got \(node.kind)")
+      return provider
+    }
+    let entries = section(node, path, known: ConfigSchema.provider)
+    for entry in entries {
+      let keyPath = "\(path).\(entry.key)"
+      switch entry.key {
+      case "name":
+        if let text = string(entry.value, keyPath) { provider.name = text }
+      case "url":
+        if let text = string(entry.value, keyPath) { provider.url = text }
+      case "authority":
+        if let text = string(entry.value, keyPath, nullable: true) { provider.authority = text }
+      case "ttl":
+        if let value = duration(entry.value, keyPath) { provider.ttl = value }
+      case "timeout":
+        if let value = duration(entry.value, keyPath) { provider.timeout = value }
+      case "max_stale":
+        if let value = duration(entry.value, keyPath) { provider.maxStale = value }
+      case "token_file":
+        if let text = string(entry.value, keyPath, nullable: true) { provider.tokenFile = text }
+      case "required":
+        if let value = boolean(entry.value, keyPath) { provider.required = value }
+      case "max_answer_bytes":
+        if let value = integer(entry.value, keyPath) { provider.maxAnswerBytes = value }
+      default:
+        break  // `section` only returns known keys
+      }
+    }
+    for key in ["name", "url"] where !entries.contains(where: { $0.key == key }) {
+      fail("\(path).\(key)", "missing; every provider needs a name and a url")
+    }
+    return provider
+  }
+
+  private mutating func headers(_ node: ConfigNode, _ path: String) -> [HeaderField] {
+    switch node {
+    case .null:
+      return []
+    case .mapping(let entries):
+      return entries.compactMap { entry in
+        let keyPath = "\(path).\(entry.key)"
+        switch entry.value {
+        case .scalar(let value):
+          // Names stay as written until validation, so problems quote the key the user wrote;
+          // the loader lower-cases them afterwards.
+          return HeaderField(name: entry.key, value: value)
+        case .null:
+          fail(keyPath, "the value is missing (write \"\" for an empty value)")
+          return nil
+        default:
+          fail(keyPath, "expected a string value, got \(entry.value.kind)")
+          return nil
+        }
+      }
+    default:
+      fail(path, "expected a mapping of header names to values, got \(node.kind)")
+      return []
+    }
+  }
+
+  // MARK: - Scalars
+
+  /// The scalar's text; `nil` (and a problem, unless `nullable`) for anything else.
+  private mutating func string(_ node: ConfigNode, _ path: String, nullable: Bool = false) -> String? {
+    switch node {
+    case .scalar(let text):
+      return text
+    case .null:
+      if !nullable { fail(path, "the value is missing") }
+      return nil
+    default:
+      fail(path, "expected a single value, got \(node.kind)")
+      return nil
+    }
+  }
+
+  private mutating func listenAddress(_ node: ConfigNode, _ path: String) -> ListenAddress? {
+    if case .sequence = node {
+      // `listen: [::1]:9191` unquoted is YAML flow syntax, not an address.
+      fail(path, "expected host:port, got a list; quote IPv6 addresses: \"[::1]:9191\"")
+      return nil
+    }
+    guard let text = string(node, path) else { return nil }
+    switch ListenAddress.parse(text) {
+    case .success(let address):
+      return address
+    case .failure(let error):
+      fail(path, error.message)
+      return nil
+    }
+  }
+
+  private mutating func duration(_ node: ConfigNode, _ path: String) -> Duration? {
+    guard let text = string(node, path) else { return nil }
+    switch DurationText.parse(text) {
+    case .success(let duration):
+      return duration
+    case .failure(let error):
+      fail(path, error.message)
+      return nil
+    }
+  }
+
+  private mutating func integer(_ node: ConfigNode, _ path: String) -> Int? {
+    guard let text = string(node, path) else { return nil }
+    // Underscores as digit separators (`4_194_304`), as YAML 1.1 and Swift allow.
+    let digits = text.trimmingSpaces().filter { $0 != "_" }
+    guard let value = Int(digits), !text.trimmingSpaces().hasPrefix("_") else {
+      fail(path, "expected a whole number, got \"\(text)\"")
+      return nil
+    }
+    return value
+  }
+
+  private mutating func boolean(_ node: ConfigNode, _ path: String) -> Bool? {
+    guard let text = string(node, path) else { return nil }
+    switch text.trimmingSpaces().lowercased() {
+    case "true": return true
+    case "false": return false
+    default:
+      fail(path, "expected true or false, got \"\(text)\"")
+      return nil
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// The keys the configuration knows, in one place, so the decoder, the environment overlay and
+// the unknown-key suggestions can never disagree.
+
+/// Known keys of each mapping in the configuration.
+enum ConfigSchema {
+  static let topLevel = [
+    "listen", "admin_listen", "providers", "headers", "on_unavailable", "grpc", "http2",
+    "shutdown_grace_period", "log_level",
+  ]
+  /// Top-level keys holding a single value (settable by one environment variable).
+  static let topLevelScalars: Set<String> = [
+    "listen", "admin_listen", "on_unavailable", "shutdown_grace_period", "log_level",
+  ]
+  static let provider = [
+    "name", "url", "authority", "ttl", "timeout", "max_stale", "token_file", "required",
+    "max_answer_bytes",
+  ]
+  static let grpc = ["max_message_bytes"]
+  static let http2 = ["max_concurrent_streams", "initial_window_size"]
+
+  /// The WebAssembly filter's keys (see DESIGN.md), with their defaults.
+  static let seedCluster = "header_providing_service_cluster"
+  static let seedAuthority = "header_providing_service_authority"
+  static let seedPath = "header_providing_service_path"
+  static let seedExpiry = "header_cache_expiry"
+  static let seed = [seedCluster, seedAuthority, seedPath, seedExpiry]
+
+  /// The prefix of environment overrides.
+  static let environmentPrefix = "AUGMENTER_"
+}
+
+/// Where a value came from when it was not written at its key path in the file.
+enum ValueOrigin: Sendable, Equatable {
+  /// Set by this environment variable.
+  case environment(String)
+  /// Derived from this key of the seed filter's format.
+  case seedKey(String)
+}
+
+/// Collects problems, attributing each to where the offending value came from.
+struct ProblemCollector {
+  var problems: [ConfigProblem] = []
+  var origins: [String: ValueOrigin] = [:]
+
+  /// Records a problem with the value at `keyPath`.
+  ///
+  /// A value from the environment keeps its key path and names the variable, so the user knows
+  /// the file is not at fault; a value derived from a seed key is reported at that key, which is
+  /// the one the user wrote.
+  mutating func report(_ keyPath: String, _ message: String) {
+    switch origins[keyPath] {
+    case .environment(let variable):
+      problems.append(ConfigProblem(keyPath: keyPath, message: "\(message) (set by environment variable \(variable))"))
+    case .seedKey(let key):
+      problems.append(ConfigProblem(keyPath: key, message: message))
+    case nil:
+      problems.append(ConfigProblem(keyPath: keyPath, message: message))
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Ranges and cross-field rules on a typed configuration.
+
+import Foundation
+
+/// Checks a typed configuration against the rules of DESIGN.md.
+struct ConfigValidator {
+  var collector: ProblemCollector
+  /// Key paths that could not be decoded; rules about them are skipped (already reported).
+  var failed: Set<String>
+
+  /// Largest value of a 31-bit HTTP/2 setting (RFC 9113 caps windows at 2^31-1).
+  static let max31Bit = 2_147_483_647
+  /// Bounds of `max_answer_bytes`: `{}` is 2 bytes; 16 MiB is far beyond any sane header set.
+  static let answerBytesRange = 2...16_777_216
+  /// Bounds of `grpc.max_message_bytes`: a CheckRequest with ordinary headers needs a few KiB.
+  static let grpcMessageBytesRange = 1024...max31Bit
+  /// Longest static header value, the same bound as for provider answers.
+  static let maxStaticValueBytes = ProviderAnswerLimits.default.maxValueBytes
+
+  private mutating func check(_ keyPath: String, _ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition && !failed.contains(keyPath) {
+      collector.report(keyPath, message())
+    }
+  }
+
+  mutating func validate(_ config: AugmenterConfig) {
+    validateListen(config.listen, "listen")
+    validateListen(config.adminListen, "admin_listen")
+    if config.listen == config.adminListen && config.listen.port != 0 {
+      check("admin_listen", false, "must differ from listen (\(config.listen)): the admin endpoints never share the check port")
+    }
+
+    var firstIndexByName: [String: Int] = [:]
+    for (index, provider) in config.providers.enumerated() {
+      validate(provider, "providers[\(index)]")
+      if !provider.name.isEmpty {
+        if let first = firstIndexByName[provider.name] {
+          check("providers[\(index)].name", false, "duplicate provider name \"\(provider.name)\" (also providers[\(first)])")
+        } else {
+          firstIndexByName[provider.name] = index
+        }
+      }
+    }
+
+    var seenHeaders: [String: String] = [:]
+    for header in config.headers {
+      let keyPath = "headers.\(header.name)"
+      if let problem = HeaderRules.nameProblem(header.name) {
+        check(keyPath, false, problem)
+      } else if let other = seenHeaders[header.name.lowercased()] {
+        check(keyPath, false, "duplicate of header \"\(other)\" (header names are case-insensitive)")
+      } else {
+        seenHeaders[header.name.lowercased()] = header.name
+      }
+      if let problem = HeaderRules.valueProblem(HeaderRules.trimmed(header.value).utf8, maxBytes: Self.maxStaticValueBytes) {
+        check(keyPath, false, problem)
+      }
+    }
+
+    check(
+      "grpc.max_message_bytes", Self.grpcMessageBytesRange.contains(config.grpcMaxMessageBytes),
+      "must be from \(Self.grpcMessageBytesRange.lowerBound) to \(Self.grpcMessageBytesRange.upperBound), got \(config.grpcMaxMessageBytes)")
+    check(
+      "http2.max_concurrent_streams", (1...Self.max31Bit).contains(config.http2MaxConcurrentStreams),
+      "must be from 1 to \(Self.max31Bit), got \(config.http2MaxConcurrentStreams)")
+    check(
+      "http2.initial_window_size", (1...Self.max31Bit).contains(config.http2InitialWindowSize),
+      "must be from 1 to \(Self.max31Bit) (RFC 9113), got \(config.http2InitialWindowSize)")
+    check(
+      "shutdown_grace_period", config.shutdownGracePeriod >= .zero, "must not be negative")
+    check(
+      "log_level", AugmenterConfig.logLevels.contains(config.logLevel),
+      "expected one of \(AugmenterConfig.logLevels.joined(separator: ", ")), got \"\(config.logLevel)\"")
+  }
+
+  private mutating func validateListen(_ address: ListenAddress, _ keyPath: String) {
+    check(keyPath, !address.host.isEmpty, "the host is missing (use 0.0.0.0 for every address)")
+    check(keyPath, (0...65535).contains(address.port), "port must be a number from 0 to 65535, got \(address.port)")
+  }
+
+  private mutating func validate(_ provider: ProviderConfig, _ path: String) {
+    let name = provider.name
+    check(
+      "\(path).name",
+      !name.isEmpty && name.utf8.count <= 64
+        && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D },
+      "expected 1 to 64 characters from a-z, 0-9, _ and -, got \"\(name)\"")
+
+    if let problem = Self.urlProblem(provider.url) {
+      check("\(path).url", false, problem)
+    }
+    if let authority = provider.authority, let problem = Self.authorityProblem(authority) {
+      check("\(path).authority", false, problem)
+    }
+    check("\(path).ttl", provider.ttl > .zero, "must be longer than 0s")
+    check("\(path).timeout", provider.timeout > .zero, "must be longer than 0s")
+    if provider.ttl > .zero && provider.timeout > .zero && !failed.contains("\(path).ttl") {
+      // A fetch that may outlast the ttl would let fresh headers expire while it is still running.
+      check(
+        "\(path).timeout", provider.timeout < provider.ttl,
+        "must be shorter than ttl (\(DurationText.format(provider.ttl))), got \(DurationText.format(provider.timeout))")
+    }
+    check("\(path).max_stale", provider.maxStale >= .zero, "must not be negative")
+    if let tokenFile = provider.tokenFile {
+      check("\(path).token_file", !tokenFile.trimmingSpaces().isEmpty, "must not be empty (leave the key out for no token)")
+    }
+    check(
+      "\(path).max_answer_bytes", Self.answerBytesRange.contains(provider.maxAnswerBytes),
+      "must be from \(Self.answerBytesRange.lowerBound) to \(Self.answerBytesRange.upperBound), got \(provider.maxAnswerBytes)")
+  }
+
+  /// What is wrong with a provider URL, if anything. The URL itself is not quoted: it may carry
+  /// credentials in its userinfo or query.
+  static func urlProblem(_ url: String) -> String? {
+    if url.isEmpty { return "must not be empty" }
+    guard let components = URLComponents(string: url), let scheme = components.scheme else {
+      return "not a valid URL; expected http://host[:port]/path or https://..."
+    }
+    guard ["http", "https"].contains(scheme.lowercased()) else {
+      return "scheme must be http or https, got \"\(scheme)\""
+    }
+    guard let host = components.host, !host.isEmpty else {
+      return "the host is missing; expected http://host[:port]/path"
+    }
+    if let port = components.port, !(1...65535).contains(port) {
+      return "port must be from 1 to 65535"
+    }
+    return nil
+  }
+
+  /// What is wrong with an authority (`host[:port]`), if anything.
+  static func authorityProblem(_ authority: String) -> String? {
+    if authority.isEmpty { return "must not be empty (leave the key out to use the URL's host)" }
+    // RFC 3986 authority characters without userinfo: reg-name / IP-literal, then ":port".
+    let allowed = authority.utf8.allSatisfy { byte in
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+      default:
+        return "-._~!$&'()*+,;=:[]%".utf8.contains(byte)
+      }
+    }
+    return allowed ? nil : "expected host[:port] without scheme, path, spaces or userinfo"
+  }
+}

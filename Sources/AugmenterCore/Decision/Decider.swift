@@ -1,0 +1,186 @@
+// The decision on every check: pure, synchronous, no I/O (DESIGN.md, hot-path rule).
+
+import Synchronization
+
+/// The parts of a checked request the decision looks at.
+public struct CheckRequestAttributes: Sendable, Hashable {
+  /// The request method (`GET`).
+  public var method: String
+  /// The request path with query (`/a?b=c`).
+  public var path: String
+  /// The request's `:authority` / `Host`.
+  public var authority: String
+  /// `http` or `https`.
+  public var scheme: String
+  /// Envoy's `x-request-id`, when present; used as the problem document's `instance`.
+  public var requestID: String?
+
+  /// Creates request attributes.
+  public init(method: String, path: String, authority: String, scheme: String, requestID: String? = nil) {
+    self.method = method
+    self.path = path
+    self.authority = authority
+    self.scheme = scheme
+    self.requestID = requestID
+  }
+}
+
+/// A local answer sent instead of forwarding the request.
+public struct LocalAnswer: Sendable, Hashable {
+  /// The HTTP status.
+  public var status: Int
+  /// The response headers (names lower-case).
+  public var headers: [HeaderField]
+  /// The response body.
+  public var body: String
+
+  /// Creates a local answer.
+  public init(status: Int, headers: [HeaderField], body: String) {
+    self.status = status
+    self.headers = headers
+    self.body = body
+  }
+}
+
+/// What a check gets.
+public enum Decision: Sendable, Hashable {
+  /// Forward the request with these headers added (one entry per name).
+  case allow(headers: [HeaderField])
+  /// Answer locally instead of forwarding.
+  case deny(LocalAnswer)
+}
+
+/// Makes the decision for a check from the providers' current snapshots and the configuration.
+public struct Decider: Sendable {
+  private let registry: ProviderRegistry
+  private let staticHeaders: [HeaderField]
+  private let onUnavailable: UnavailablePolicy
+  /// The last merged header set and the snapshots it came from; shared by copies of this value.
+  private let cache = MergeCache()
+
+  /// Creates a decider for `config` over `registry` (built from the same configuration).
+  public init(config: AugmenterConfig, registry: ProviderRegistry) {
+    self.registry = registry
+    self.staticHeaders = config.headers
+    self.onUnavailable = config.onUnavailable
+  }
+
+  /// Decides a check at `now`. Never awaits, never does I/O.
+  ///
+  /// Allow: every usable provider's headers (providers in configuration order, a later provider
+  /// winning a name clash), then the static headers (which win a clash); one entry per name, at
+  /// the position where the name first appeared, holding the winning value.
+  ///
+  /// When a required provider is unusable: with `on_unavailable: deny`, a 503
+  /// `application/problem+json` answer (RFC 7807) naming the providers; with `allow`, the
+  /// allow above with whatever is usable.
+  public func decide(_ request: CheckRequestAttributes, at now: MonotonicInstant) -> Decision {
+    let states = registry.states
+    let cached = cache.entry()
+    var cacheHit = cached != nil && cached!.generations.count == states.count
+    var requiredMissing = false
+    for index in states.indices {
+      let state = states[index]
+      let snapshot = state.snapshot
+      let usable = snapshot?.isUsable(at: now) ?? false
+      if !usable && state.config.required { requiredMissing = true }
+      if cacheHit && cached!.generations[index] != (usable ? snapshot!.generation : 0) { cacheHit = false }
+    }
+
+    if requiredMissing && onUnavailable == .deny {
+      let missing = registry.unavailableRequiredProviders(at: now)
+      // Re-read: a refresher may have published in between; only deny if still missing.
+      if !missing.isEmpty {
+        return .deny(Self.unavailableAnswer(missing: missing, requestID: request.requestID))
+      }
+    }
+    if cacheHit, let cached {
+      return .allow(headers: cached.headers)
+    }
+    return .allow(headers: merge(at: now))
+  }
+
+  /// Merges the usable headers at `now` and remembers the result for the next checks.
+  private func merge(at now: MonotonicInstant) -> [HeaderField] {
+    var generations: [UInt64] = []
+    generations.reserveCapacity(registry.states.count)
+    var merged: [HeaderField] = []
+    var positions: [String: Int] = [:]
+    func add(_ header: HeaderField) {
+      if let position = positions[header.name] {
+        merged[position].value = header.value
+      } else {
+        positions[header.name] = merged.count
+        merged.append(header)
+      }
+    }
+    for state in registry.states {
+      guard let snapshot = state.snapshot, snapshot.isUsable(at: now) else {
+        generations.append(0)
+        continue
+      }
+      generations.append(snapshot.generation)
+      snapshot.headers.forEach(add)
+    }
+    staticHeaders.forEach(add)
+    cache.store(MergeCache.Entry(generations: generations, headers: merged))
+    return merged
+  }
+
+  /// The 503 problem document for unavailable required providers.
+  static func unavailableAnswer(missing: [String], requestID: String?) -> LocalAnswer {
+    var body = #"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"#
+    body += jsonString("required header provider(s) unavailable: \(missing.joined(separator: ", "))")
+    if let requestID {
+      body += #","instance":"# + jsonString(requestID)
+    }
+    body += "}"
+    return LocalAnswer(
+      status: 503,
+      headers: [HeaderField(name: "content-type", value: "application/problem+json")],
+      body: body)
+  }
+
+  /// `text` as a JSON string literal (RFC 8259 escaping).
+  static func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+}
+
+/// The last merged header set, keyed by the generation of each provider's usable snapshot
+/// (0 for unusable). Snapshots change once per refresh, so almost every check returns the
+/// cached array, which costs a reference copy and no allocation.
+private final class MergeCache: Sendable {
+  final class Entry: Sendable {
+    let generations: [UInt64]
+    let headers: [HeaderField]
+    init(generations: [UInt64], headers: [HeaderField]) {
+      self.generations = generations
+      self.headers = headers
+    }
+  }
+
+  private let current = Mutex<Entry?>(nil)
+
+  func entry() -> Entry? {
+    current.withLock { $0 }
+  }
+
+  func store(_ entry: Entry) {
+    current.withLock { $0 = entry }
+  }
+}
