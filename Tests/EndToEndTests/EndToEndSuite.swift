@@ -1,0 +1,10 @@
+import Testing
+
+/// Every end-to-end test: the built `augmenter`, the real Envoy 1.40 from the venv, and in-process
+/// provider and upstream servers on free loopback ports.
+///
+/// Serialized: the tests start processes and drive load, and the machine has two cores; running
+/// them one at a time keeps their bounds meaningful. The failure tracker lets each test print the
+/// logs of the processes it started when it fails.
+@Suite("End to end", .serialized, FailureTracker.trait)
+struct EndToEnd {}

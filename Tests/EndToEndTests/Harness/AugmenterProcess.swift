@@ -1,0 +1,156 @@
+import Foundation
+
+/// One provider entry of Augmenter's configuration.
+struct ProviderConfig: Sendable {
+  var name = "sidecar"
+  var url: String
+  var authority: String? = "sidecar.test"
+  var ttl = "2s"
+  var timeout = "500ms"
+  var maxStale = "1s"
+}
+
+/// Augmenter's configuration as the tests write it (YAML, DESIGN.md "Stable interface").
+struct AugmenterConfig: Sendable {
+  var providers: [ProviderConfig]
+  var staticHeaders: [String: String] = [:]
+  var onUnavailable = "deny"
+  var shutdownGracePeriod = "10s"
+  var logLevel = "debug"
+
+  func yaml(checkPort: Int, adminPort: Int) -> String {
+    var lines = [
+      "# written by the end-to-end tests",
+      "listen: 127.0.0.1:\(checkPort)",
+      "admin_listen: 127.0.0.1:\(adminPort)",
+      "log_level: \(logLevel)",
+      "on_unavailable: \(onUnavailable)",
+      "shutdown_grace_period: \(shutdownGracePeriod)",
+    ]
+    if !staticHeaders.isEmpty {
+      lines.append("headers:")
+      for (name, value) in staticHeaders.sorted(by: { $0.key < $1.key }) {
+        lines.append("  \(quoted(name)): \(quoted(value))")
+      }
+    }
+    lines.append("providers:")
+    for provider in providers {
+      lines.append("  - name: \(quoted(provider.name))")
+      lines.append("    url: \(quoted(provider.url))")
+      if let authority = provider.authority { lines.append("    authority: \(quoted(authority))") }
+      lines.append("    ttl: \(provider.ttl)")
+      lines.append("    timeout: \(provider.timeout)")
+      lines.append("    max_stale: \(provider.maxStale)")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+  private func quoted(_ text: String) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])
+    return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+  }
+}
+
+/// The `augmenter` binary under test: `augmenter serve --config FILE` on free loopback ports.
+final class AugmenterProcess: Sendable {
+  let checkPort: Int
+  let adminPort: Int
+  let configURL: URL
+  let process: ManagedProcess
+
+  private init(checkPort: Int, adminPort: Int, configURL: URL, process: ManagedProcess) {
+    self.checkPort = checkPort
+    self.adminPort = adminPort
+    self.configURL = configURL
+    self.process = process
+  }
+
+  /// Writes the config, starts the binary and waits until `/healthz` answers 200.
+  static func start(scope: TestScope, config: AugmenterConfig, name: String = "augmenter") async throws -> AugmenterProcess {
+    let binary = try TestEnvironment.augmenterBinary()
+    let checkPort = try FreePort.next()
+    let adminPort = try FreePort.next()
+    let configURL = scope.file("\(name).yaml")
+    try config.yaml(checkPort: checkPort, adminPort: adminPort).write(to: configURL, atomically: true, encoding: .utf8)
+    let process = try ManagedProcess.spawn(
+      name: name, executable: binary, arguments: ["serve", "--config", configURL.path], scope: scope,
+      killTimeout: .seconds(15))
+    let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, configURL: configURL, process: process)
+    try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
+      if let status = process.pollExit() {
+        throw HarnessError("\(name) \(status) before it was healthy")
+      }
+      return try? await augmenter.admin("/healthz").status == 200 ? true : nil
+    }
+    return augmenter
+  }
+
+  /// GET on the admin port.
+  func admin(_ path: String) async throws -> HTTPResponse {
+    try await HTTP1Client.get(port: adminPort, path: path)
+  }
+
+  /// `/readyz`'s HTTP status.
+  func readyz() async throws -> Int { try await admin("/readyz").status }
+
+  /// Waits until `/readyz` answers 200.
+  func waitUntilReady(timeout: Duration = .seconds(15)) async throws {
+    try await eventually("augmenter /readyz to answer 200", timeout: timeout) {
+      try await readyz() == 200 ? true : nil
+    }
+  }
+
+  /// `/status`, raw and parsed.
+  func status() async throws -> (response: HTTPResponse, providers: [ProviderStatus]) {
+    let response = try await admin("/status")
+    guard response.status == 200, let object = response.jsonObject() else {
+      throw HarnessError("/status did not answer 200 with a JSON object: \(response)")
+    }
+    guard let providers = object["providers"] as? [[String: Any]] else {
+      throw HarnessError("/status has no \"providers\" array: \(response.text)")
+    }
+    return (response, providers.map(ProviderStatus.init))
+  }
+
+  /// SIGTERM, then waits (SIGKILL after `timeout`); returns how the process ended.
+  func terminate(timeout: Duration = .seconds(15)) async -> ExitStatus {
+    await process.terminate(timeout: timeout)
+  }
+}
+
+/// One entry of `/status`'s `providers` (only the fields tests read).
+struct ProviderStatus: Sendable {
+  var name: String?
+  var consecutiveFailures: Int?
+  var lastError: String?
+  /// `last_rejection` re-serialized as text (it may be a string or an object), nil when null/absent.
+  var lastRejection: String?
+  var digest: String?
+  var usable: Bool?
+  var headerCount: Int?
+
+  init(_ object: [String: Any]) {
+    name = object["name"] as? String
+    consecutiveFailures = object["consecutive_failures"] as? Int
+    lastError = ProviderStatus.text(object["last_error"])
+    lastRejection = ProviderStatus.text(object["last_rejection"])
+    digest = ProviderStatus.text(object["digest"])
+    usable = object["usable"] as? Bool
+    headerCount = object["header_count"] as? Int
+  }
+
+  private static func text(_ value: Any?) -> String? {
+    switch value {
+    case nil, is NSNull: return nil
+    case let string as String: return string.isEmpty ? nil : string
+    case let other?:
+      if JSONSerialization.isValidJSONObject(other),
+        let data = try? JSONSerialization.data(withJSONObject: other, options: [.sortedKeys])
+      {
+        return String(decoding: data, as: UTF8.self)
+      }
+      return "\(other)"
+    }
+  }
+}

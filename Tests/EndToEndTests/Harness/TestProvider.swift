@@ -1,0 +1,104 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// What the ``TestProvider`` answers; the test changes it at run time.
+struct ProviderAnswer: Sendable, CustomStringConvertible {
+  var status: Int = 200
+  var body: [UInt8] = []
+  var contentType = "application/json"
+  /// Answer only after this long.
+  var delay: Duration?
+  /// Never answer (the request stays open until the client gives up).
+  var hang = false
+
+  /// A 200 with the JSON object `headers` (header name -> value), exactly what a provider sends.
+  static func headers(_ headers: [String: String]) -> ProviderAnswer {
+    let data = try! JSONSerialization.data(withJSONObject: headers, options: [.sortedKeys])
+    return ProviderAnswer(body: Array(data))
+  }
+
+  /// Any status and body, for failures and malformed answers.
+  static func raw(status: Int, _ body: String, contentType: String = "application/json") -> ProviderAnswer {
+    ProviderAnswer(status: status, body: Array(body.utf8), contentType: contentType)
+  }
+
+  static var hang: ProviderAnswer { ProviderAnswer(hang: true) }
+
+  var description: String {
+    hang ? "hang" : "\(status) \(String(decoding: body, as: UTF8.self).prefix(200))" + (delay.map { " after \($0)" } ?? "")
+  }
+}
+
+/// The header-providing endpoint Augmenter polls, under the test's control: it answers whatever
+/// ``answer`` currently is, counts requests and records the Host and Authorization it got.
+final class TestProvider: Sendable {
+  private let server: HTTP1TestServer
+  private let state: ProviderState
+
+  var port: Int { server.port }
+  /// The URL to put in Augmenter's provider config.
+  var url: String { "http://127.0.0.1:\(port)/headers" }
+
+  private init(server: HTTP1TestServer, state: ProviderState) {
+    self.server = server
+    self.state = state
+  }
+
+  static func start(scope: TestScope, answer: ProviderAnswer) async throws -> TestProvider {
+    let state = ProviderState(answer: answer)
+    let server = try await HTTP1TestServer.start(name: "provider", scope: scope) { request, respond, eventLoop in
+      let answer = state.record(request)
+      if answer.hang { return }
+      let send: @Sendable () -> Void = {
+        respond(
+          HTTPResponseStatus(statusCode: answer.status),
+          [HeaderField(name: "content-type", value: answer.contentType)],
+          answer.body)
+      }
+      if let delay = answer.delay {
+        eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { send() }
+      } else {
+        send()
+      }
+    }
+    return TestProvider(server: server, state: state)
+  }
+
+  /// What the provider answers from now on.
+  func setAnswer(_ answer: ProviderAnswer) { state.set(answer) }
+
+  /// How many requests arrived so far (counted when a request is complete, before answering).
+  var requestCount: Int { state.requests.count }
+  var requests: [ReceivedRequest] { state.requests }
+
+  /// Waits until at least `count` requests have arrived in total.
+  @discardableResult
+  func waitForRequests(atLeast count: Int, timeout: Duration = .seconds(10)) async throws -> Int {
+    try await eventually("provider to receive \(count) request(s) (has \(requestCount))", timeout: timeout) {
+      let current = requestCount
+      return current >= count ? current : nil
+    }
+  }
+}
+
+private final class ProviderState: Sendable {
+  private struct Values {
+    var answer: ProviderAnswer
+    var requests: [ReceivedRequest] = []
+  }
+  private let values: Mutex<Values>
+
+  init(answer: ProviderAnswer) { values = Mutex(Values(answer: answer)) }
+
+  func record(_ request: ReceivedRequest) -> ProviderAnswer {
+    values.withLock {
+      $0.requests.append(request)
+      return $0.answer
+    }
+  }
+
+  func set(_ answer: ProviderAnswer) { values.withLock { $0.answer = answer } }
+  var requests: [ReceivedRequest] { values.withLock { $0.requests } }
+}
