@@ -1,0 +1,121 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the admin port: /healthz, /readyz, /status (HTTP/1.1, NIOHTTP1's parser).
+//===----------------------------------------------------------------------===//
+
+public import AugmenterCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What the admin endpoints report; read fresh on every request.
+public struct AdminState: Sendable {
+  /// The providers whose state `/status` and `/readyz` show.
+  public var registry: ProviderRegistry
+  /// The clock the snapshots are stamped with.
+  public var clock: any AugmenterClock
+  /// True once shutdown began: `/readyz` turns 503 so load balancers stop sending.
+  public var isDraining: @Sendable () -> Bool
+
+  /// Creates the admin state.
+  public init(registry: ProviderRegistry, clock: any AugmenterClock, isDraining: @escaping @Sendable () -> Bool) {
+    self.registry = registry
+    self.clock = clock
+    self.isDraining = isDraining
+  }
+
+  /// Ready: not draining and every required provider has usable headers.
+  public func isReady() -> Bool {
+    !self.isDraining() && self.registry.isReady(at: self.clock.now())
+  }
+
+  /// The response to one admin request: status, content type, body.
+  func respond(method: HTTPMethod, uri: String) -> (HTTPResponseStatus, String, String) {
+    let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+    guard ["/healthz", "/readyz", "/status"].contains(path) else {
+      return (.notFound, "text/plain; charset=utf-8", "not found: \(path) (try /healthz, /readyz, /status)\n")
+    }
+    guard method == .GET || method == .HEAD else {
+      return (.methodNotAllowed, "text/plain; charset=utf-8", "\(path) supports GET\n")
+    }
+    let now = self.clock.now()
+    switch path {
+    case "/healthz":
+      return (.ok, "text/plain; charset=utf-8", "ok\n")
+    case "/readyz":
+      if self.isDraining() {
+        return (.serviceUnavailable, "text/plain; charset=utf-8", "not ready: shutting down\n")
+      }
+      let unusable = self.registry.states.filter { $0.config.required && $0.usableHeaders(at: now) == nil }
+      if unusable.isEmpty {
+        return (.ok, "text/plain; charset=utf-8", "ready\n")
+      }
+      let names = unusable.map(\.config.name).joined(separator: ", ")
+      return (.serviceUnavailable, "text/plain; charset=utf-8", "not ready: no usable headers from \(names)\n")
+    default:
+      let report = StatusReport(
+        version: AugmenterVersion.current,
+        ready: self.isReady(),
+        draining: self.isDraining(),
+        providers: self.registry.states.map { $0.status(at: now) }
+      )
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      encoder.dateEncodingStrategy = .iso8601
+      let body = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+      return (.ok, "application/json", body + "\n")
+    }
+  }
+
+  private struct StatusReport: Encodable {
+    var version: String
+    var ready: Bool
+    var draining: Bool
+    var providers: [ProviderStatus]
+  }
+}
+
+/// Serves the admin endpoints on one HTTP/1.1 connection (keep-alive and pipelining are handled
+/// by NIOHTTP1's server pipeline in front of it).
+final class AdminHandler: ChannelInboundHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private let state: AdminState
+  private var head: HTTPRequestHead?
+
+  init(state: AdminState) {
+    self.state = state
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch Self.unwrapInboundIn(data) {
+    case .head(let head):
+      self.head = head
+    case .body:
+      break  // admin requests carry no body we need
+    case .end:
+      guard let head = self.head else { return }
+      self.head = nil
+      let (status, contentType, body) = self.state.respond(method: head.method, uri: head.uri)
+      var headers = HTTPHeaders()
+      headers.add(name: "content-type", value: contentType)
+      headers.add(name: "content-length", value: String(body.utf8.count))
+      headers.add(name: "cache-control", value: "no-store")
+      let keepAlive = head.isKeepAlive
+      if !keepAlive { headers.add(name: "connection", value: "close") }
+      context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+      if head.method != .HEAD {
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+      }
+      if keepAlive {
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+      } else {
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+      }
+    }
+  }
+}
+
+@available(*, unavailable)
+extension AdminHandler: Sendable {}

@@ -1,0 +1,153 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the service: refreshers, the check listener, the admin listener, graceful drain.
+//===----------------------------------------------------------------------===//
+
+import AsyncHTTPClient
+public import AugmenterCore
+import HTTP2
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs Augmenter until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`).
+///
+/// Shutdown order: readiness turns false, the check listener stops accepting, every connection
+/// gets GOAWAY and finishes its open streams (bounded by `shutdown_grace_period`), then the
+/// admin listener, the refreshers and the HTTP client stop.
+public final class AugmenterService: Service {
+  private let config: AugmenterConfig
+  private let logger: Logger
+  private let clock: any AugmenterClock
+  private let draining = Atomic<Bool>(false)
+  private let boundAddresses = Mutex<(check: SocketAddress?, admin: SocketAddress?)>((nil, nil))
+
+  /// Creates the service from a validated configuration.
+  public init(config: AugmenterConfig, logger: Logger, clock: any AugmenterClock = SystemClock()) {
+    self.config = config
+    self.logger = logger
+    self.clock = clock
+  }
+
+  /// The check listener's bound port once running (useful with port 0).
+  public var checkPort: Int? { self.boundAddresses.withLock { $0.check?.port } }
+  /// The admin listener's bound port once running.
+  public var adminPort: Int? { self.boundAddresses.withLock { $0.admin?.port } }
+
+  public func run() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+    let httpClient = HTTPClient(eventLoopGroup: group)
+    do {
+      try await self.serve(group: group, httpClient: httpClient)
+    } catch {
+      try? await httpClient.shutdown()
+      try? await group.shutdownGracefully()
+      throw error
+    }
+    try? await httpClient.shutdown()
+    try? await group.shutdownGracefully()
+  }
+
+  private func serve(group: MultiThreadedEventLoopGroup, httpClient: HTTPClient) async throws {
+    let registry = ProviderRegistry(config: self.config)
+    let decider = Decider(config: self.config, registry: registry)
+    let clock = self.clock
+    let draining = { @Sendable [weak self] in self?.draining.load(ordering: .relaxed) ?? true }
+    let adminState = AdminState(registry: registry, clock: clock, isDraining: draining)
+    let check = ExtAuthzCheckService(decider: decider, clock: clock)
+    let health = HealthService { adminState.isReady() }
+    let router = GRPCRouter(
+      methods: [
+        ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.check(message) },
+        HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) },
+      ],
+      maxMessageBytes: self.config.grpcMaxMessageBytes
+    )
+    let settings = HTTP2Settings(
+      maxConcurrentStreams: self.config.http2MaxConcurrentStreams,
+      initialWindowSize: self.config.http2InitialWindowSize,
+      maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5
+    )
+    let fetcher = HTTPProviderFetcher(client: httpClient)
+    let connections = ConnectionTracker()
+    let logger = self.logger
+
+    try await withThrowingDiscardingTaskGroup { tasks in
+      for state in registry.states {
+        let refresher = ProviderRefresher(state: state, fetcher: fetcher, clock: clock, logger: logger)
+        tasks.addTask { await refresher.run() }
+      }
+
+      let checkChannel = try await ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 1024)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        .childChannelInitializer { channel in
+          connections.add(channel)
+          return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+              HTTP2ServerConnectionHandler(settings: settings, responder: router)
+            )
+            try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: logger))
+          }
+        }
+        .bind(host: self.config.listen.host, port: self.config.listen.port)
+        .get()
+
+      let adminChannel: any Channel
+      do {
+        adminChannel = try await ServerBootstrap(group: group)
+          .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+          .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+              try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+              try channel.pipeline.syncOperations.addHandler(AdminHandler(state: adminState))
+            }
+          }
+          .bind(host: self.config.adminListen.host, port: self.config.adminListen.port)
+          .get()
+      } catch {
+        try? await checkChannel.close()
+        throw error
+      }
+
+      self.boundAddresses.withLock { $0 = (checkChannel.localAddress, adminChannel.localAddress) }
+      logger.info(
+        "augmenter listening",
+        metadata: [
+          "check": "\(checkChannel.localAddress.map { "\($0)" } ?? "?")",
+          "admin": "\(adminChannel.localAddress.map { "\($0)" } ?? "?")",
+          "providers": "\(registry.states.map(\.config.name).joined(separator: ","))",
+          "version": "\(AugmenterVersion.current)",
+        ]
+      )
+
+      // Until SIGTERM/SIGINT (or cancellation).
+      try? await gracefulShutdown()
+
+      self.draining.store(true, ordering: .relaxed)
+      logger.info("shutting down: draining connections", metadata: ["open": "\(connections.count)"])
+      try? await checkChannel.close()
+      for channel in connections.open {
+        channel.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+      }
+      let deadline = ContinuousClock.now + self.config.shutdownGracePeriod
+      while connections.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+        try? await Task.sleep(for: .milliseconds(20))
+      }
+      let remaining = connections.open
+      if !remaining.isEmpty {
+        logger.warning(
+          "shutdown grace period over: closing connections",
+          metadata: ["open": "\(remaining.count)"]
+        )
+        for channel in remaining { channel.close(promise: nil) }
+      }
+      try? await adminChannel.close()
+      tasks.cancelAll()
+      logger.info("shutdown complete")
+    }
+  }
+}

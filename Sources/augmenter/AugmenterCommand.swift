@@ -1,0 +1,89 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the command line: serve, validate, --version, --help.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import AugmenterCore
+import AugmenterServer
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct AugmenterCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "augmenter",
+    abstract: "Answers Envoy ext_authz checks with headers from polled providers.",
+    version: AugmenterVersion.current,
+    subcommands: [Serve.self, Validate.self]
+  )
+}
+
+/// Loads the configuration the way both subcommands do: a file, or the defaults, plus environment.
+private func loadConfig(path: String?) throws(ConfigError) -> AugmenterConfig {
+  let environment = ProcessInfo.processInfo.environment
+  if let path {
+    return try ConfigLoader.load(path: path, environment: environment)
+  }
+  return try ConfigLoader.defaults(environment: environment)
+}
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run the service (check port: gRPC ext_authz + gRPC health; admin port: /healthz /readyz /status)."
+  )
+
+  @Option(name: .long, help: "Configuration file (YAML or JSON). Without it, built-in defaults apply.")
+  var config: String?
+
+  func run() async throws {
+    let loaded: AugmenterConfig
+    do {
+      loaded = try loadConfig(path: self.config)
+    } catch {
+      FileHandle.standardError.write(Data("augmenter: invalid configuration\n\(error.description)\n".utf8))
+      throw ExitCode(2)
+    }
+    let level = Logger.Level(rawValue: loaded.logLevel) ?? .info
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "augmenter")
+    let service = AugmenterService(config: loaded, logger: logger)
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [.init(service: service)],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger
+      )
+    )
+    try await group.run()
+  }
+}
+
+struct Validate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Check a configuration file; print every problem with its key path; exit 1 on any."
+  )
+
+  @Argument(help: "Configuration file (YAML or JSON).")
+  var file: String
+
+  func run() throws {
+    do {
+      let config = try loadConfig(path: self.file)
+      print(
+        "\(self.file): ok (\(config.providers.count) provider(s), \(config.headers.count) static header(s), listen \(config.listen), admin \(config.adminListen))"
+      )
+    } catch {
+      FileHandle.standardError.write(Data("\(self.file): \(error.problems.count) problem(s)\n".utf8))
+      for problem in error.problems {
+        FileHandle.standardError.write(Data("  \(problem)\n".utf8))
+      }
+      throw ExitCode(1)
+    }
+  }
+}
