@@ -109,6 +109,8 @@ struct ConfigDecoder {
     var provider = ProviderConfig(name: "", url: "")
     guard case .mapping = node else {
       fail(path, "expected a provider mapping with at least name and url, got \(node.kind)")
+      // Its fields are not there to check: report the entry once.
+      failed.formUnion(ConfigSchema.provider.map { "\(path).\($0)" })
       return provider
     }
     let entries = section(node, path, known: ConfigSchema.provider)

@@ -46,14 +46,23 @@ enum DurationText {
         return .failure(DurationTextError("\(expectation), got \"\(trimmed)\" (unknown or missing unit)"))
       }
       rest = rest.dropFirst(unit.suffix.count)
-      guard let nanoseconds = scale(number, by: unit.nanoseconds) else {
+      guard isDecimal(number) else {
         return .failure(DurationTextError("\(expectation), got \"\(trimmed)\""))
+      }
+      guard let nanoseconds = scale(number, by: unit.nanoseconds) else {
+        return .failure(DurationTextError("duration \"\(trimmed)\" is too long"))
       }
       let (sum, overflow) = total.addingReportingOverflow(nanoseconds)
       if overflow { return .failure(DurationTextError("duration \"\(trimmed)\" is too long")) }
       total = sum
     }
     return .success(.nanoseconds(total))
+  }
+
+  /// Whether `number` is digits, optionally followed by `.` and more digits.
+  private static func isDecimal(_ number: Substring) -> Bool {
+    let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+    return (parts.count == 1 || parts.count == 2) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
   }
 
   /// `number` (digits with at most one `.`) times `unit` nanoseconds, exactly: the fraction is

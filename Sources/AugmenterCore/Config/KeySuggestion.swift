@@ -3,7 +3,8 @@
 /// Finds the known key an unknown one was probably meant to be.
 enum KeySuggestion {
   /// The closest of `known` to `key`, when close enough to be a typo: same letters in another
-  /// case or spelling (`maxStale`, `MAX-STALE` for `max_stale`), or one or two edits away.
+  /// case or spelling (`maxStale`, `MAX-STALE` for `max_stale`), one or two edits away, or the
+  /// same first half.
   static func nearest(to key: String, among known: [String]) -> String? {
     let normalizedKey = normalize(key)
     if let exact = known.first(where: { normalize($0) == normalizedKey }) { return exact }
@@ -16,7 +17,18 @@ enum KeySuggestion {
         best = (candidate, distance)
       }
     }
-    return best?.key
+    if let best { return best.key }
+    // A long shared beginning (`max_message_size` for `max_message_bytes`): the user had the
+    // right setting and misremembered its unit or suffix.
+    let lowered = Array(key.lowercased().utf8)
+    var bestPrefix: (key: String, length: Int)?
+    for candidate in known {
+      let length = zip(lowered, candidate.utf8).prefix { $0 == $1 }.count
+      if length >= 5, length * 2 >= lowered.count, length > (bestPrefix?.length ?? 0) {
+        bestPrefix = (candidate, length)
+      }
+    }
+    return bestPrefix?.key
   }
 
   /// Lower-case, without `_` and `-`.

@@ -91,6 +91,8 @@ public enum ProviderAnswerValidator {
     switch StrictJSONObject.parse(answer.body) {
     case .success(let parsed):
       object = parsed
+    case .failure(let error) where error.isWrongType:
+      return .failure(ProviderAnswerError(error.message))
     case .failure(let error):
       return .failure(ProviderAnswerError("body is not valid JSON: \(error.message)"))
     }

@@ -32,6 +32,10 @@ public actor ProviderRefresher {
   /// The refresh in progress, which concurrent callers join instead of starting another.
   private var inFlight: Task<RefreshOutcome, Never>?
 
+  /// How many `refreshOnce` calls joined a refresh already in flight instead of fetching
+  /// (a diagnostic; tests use it to observe single flight).
+  public private(set) var joinedRefreshes = 0
+
   /// Creates a refresher; nothing happens until `run()` or `refreshOnce()`.
   ///
   /// - Parameters:
@@ -97,6 +101,7 @@ public actor ProviderRefresher {
   /// `.cancelled`).
   public func refreshOnce() async -> RefreshOutcome {
     if let inFlight {
+      joinedRefreshes += 1
       return await inFlight.value
     }
     // Isolated to this actor: it starts only once this method suspends, after `inFlight` is set,

@@ -20,6 +20,8 @@ struct StrictJSONObject {
   /// Why a body could not be read; never quotes input.
   struct ParseError: Error, Equatable {
     var message: String
+    /// True when the body is valid JSON of another type, false for a syntax error.
+    var isWrongType = false
   }
 
   /// How deep nested values may go (they are skipped, but recursion must stay bounded).
@@ -36,7 +38,7 @@ struct StrictJSONObject {
         let kind = try reader.skipValue(depth: 0)
         reader.skipWhitespace()
         if reader.peek() != nil { throw reader.error("unexpected data after the JSON value at byte \(reader.offset)") }
-        throw ParseError(message: "top level is \(kind), expected an object")
+        throw ParseError(message: "top level is \(kind), expected an object", isWrongType: true)
       }
       let members = try reader.readTopLevelObject()
       reader.skipWhitespace()

@@ -1,0 +1,121 @@
+// A clock that only moves when the test says so, and lets the test see who is sleeping.
+
+import AugmenterCore
+import Foundation
+import Synchronization
+
+/// A manual `AugmenterClock`: `sleep(until:)` suspends until `advance(to:)` passes the deadline
+/// (or the sleeping task is cancelled); `waitForSleeper(where:)` lets a test wait, without
+/// sleeping itself, until the code under test has reached a sleep.
+final class ManualClock: AugmenterClock, Sendable {
+  private struct Sleeper {
+    var id: Int
+    var deadline: MonotonicInstant
+    var continuation: CheckedContinuation<Void, any Error>
+  }
+
+  private struct Waiter {
+    var predicate: @Sendable (MonotonicInstant) -> Bool
+    var continuation: CheckedContinuation<MonotonicInstant, Never>
+  }
+
+  private struct State {
+    var now: MonotonicInstant
+    var sleepers: [Sleeper] = []
+    var cancelledBeforeSleeping: Set<Int> = []
+    var nextID = 0
+    var waiters: [Waiter] = []
+  }
+
+  private let state: Mutex<State>
+  /// Wall time at the monotonic origin.
+  let wallOrigin = Date(timeIntervalSince1970: 1_700_000_000)
+
+  init(now: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000_000)) {
+    state = Mutex(State(now: now))
+  }
+
+  func now() -> MonotonicInstant {
+    state.withLock { $0.now }
+  }
+
+  func wallNow() -> Date {
+    wallOrigin.addingTimeInterval(Double(now().nanoseconds) / 1e9)
+  }
+
+  /// Deadlines of the tasks sleeping now.
+  var sleeperDeadlines: [MonotonicInstant] {
+    state.withLock { $0.sleepers.map(\.deadline) }
+  }
+
+  func sleep(until deadline: MonotonicInstant) async throws {
+    let id = state.withLock { state in
+      state.nextID += 1
+      return state.nextID
+    }
+    try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        enum Action { case resume, cancel, wait([Waiter]) }
+        let action: Action = state.withLock { state in
+          if state.cancelledBeforeSleeping.remove(id) != nil { return .cancel }
+          if deadline <= state.now { return .resume }
+          state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+          // Wake the waiters this sleeper satisfies.
+          var satisfied: [Waiter] = []
+          state.waiters.removeAll { waiter in
+            if waiter.predicate(deadline) {
+              satisfied.append(waiter)
+              return true
+            }
+            return false
+          }
+          return .wait(satisfied)
+        }
+        switch action {
+        case .resume: continuation.resume()
+        case .cancel: continuation.resume(throwing: CancellationError())
+        case .wait(let satisfied): satisfied.forEach { $0.continuation.resume(returning: deadline) }
+        }
+      }
+    } onCancel: {
+      let sleeper: Sleeper? = state.withLock { state in
+        if let index = state.sleepers.firstIndex(where: { $0.id == id }) {
+          return state.sleepers.remove(at: index)
+        }
+        // Not registered yet: the operation will see this and throw at once.
+        state.cancelledBeforeSleeping.insert(id)
+        return nil
+      }
+      sleeper?.continuation.resume(throwing: CancellationError())
+    }
+  }
+
+  /// Moves time to `instant` (never backwards) and wakes every sleeper whose deadline passed.
+  func advance(to instant: MonotonicInstant) {
+    let due: [Sleeper] = state.withLock { state in
+      state.now = max(state.now, instant)
+      let now = state.now
+      let due = state.sleepers.filter { $0.deadline <= now }
+      state.sleepers.removeAll { $0.deadline <= now }
+      return due
+    }
+    due.forEach { $0.continuation.resume() }
+  }
+
+  /// Moves time forward by `duration`.
+  func advance(by duration: Duration) {
+    advance(to: now() + duration)
+  }
+
+  /// Waits until some task sleeps with a deadline matching `predicate`; returns that deadline.
+  func waitForSleeper(where predicate: @escaping @Sendable (MonotonicInstant) -> Bool) async -> MonotonicInstant {
+    await withCheckedContinuation { continuation in
+      let found: MonotonicInstant? = state.withLock { state in
+        if let sleeper = state.sleepers.first(where: { predicate($0.deadline) }) { return sleeper.deadline }
+        state.waiters.append(Waiter(predicate: predicate, continuation: continuation))
+        return nil
+      }
+      if let found { continuation.resume(returning: found) }
+    }
+  }
+}
