@@ -70,32 +70,30 @@ public struct ExtAuthzCheckService: Sendable {
     switch decision {
     case .allow(let headers):
       var ok = Envoy_Service_Auth_V3_OkHttpResponse()
-      ok.headers = headers.map { field in
-        var option = Envoy_Config_Core_V3_HeaderValueOption()
-        option.header.key = field.name
-        option.header.value = field.value
-        // Envoy reads only `append` for ok_response headers (not append_action); false makes
-        // it overwrite, so a client cannot smuggle its own value of an injected header.
-        option.append = Google_Protobuf_BoolValue(false)
-        return option
-      }
+      ok.headers = headers.map(Self.overwrite)
       response.status.code = 0
       response.okResponse = ok
     case .deny(let answer):
       var denied = Envoy_Service_Auth_V3_DeniedHttpResponse()
       denied.status.code = Envoy_Type_V3_StatusCode(rawValue: answer.status) ?? .forbidden
-      denied.headers = answer.headers.map { field in
-        var option = Envoy_Config_Core_V3_HeaderValueOption()
-        option.header.key = field.name
-        option.header.value = field.value
-        option.append = Google_Protobuf_BoolValue(false)
-        return option
-      }
+      denied.headers = answer.headers.map(Self.overwrite)
       denied.body = answer.body
       // UNAVAILABLE for 503 (our "headers unavailable"), PERMISSION_DENIED otherwise.
       response.status.code = answer.status == 503 ? 14 : 7
       response.deniedResponse = denied
     }
     return response
+  }
+
+  /// A header that replaces any value of the same name.
+  ///
+  /// Envoy reads only `append` for ok/denied headers (not `append_action`); `false` makes it
+  /// overwrite, so a client cannot smuggle its own value of an injected header.
+  private static func overwrite(_ field: HeaderField) -> Envoy_Config_Core_V3_HeaderValueOption {
+    var option = Envoy_Config_Core_V3_HeaderValueOption()
+    option.header.key = field.name
+    option.header.value = field.value
+    option.append = Google_Protobuf_BoolValue(false)
+    return option
   }
 }
