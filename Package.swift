@@ -115,6 +115,10 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "DeploymentTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "EndToEndTests",
       dependencies: [
         "EnvoyAPI", "AugmenterCore",
