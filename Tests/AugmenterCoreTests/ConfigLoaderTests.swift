@@ -401,6 +401,16 @@ struct ConfigLoaderTests {
     }
   }
 
+  @Test("a directory is not a configuration file")
+  func loadDirectory() {
+    do {
+      _ = try ConfigLoader.load(path: NSTemporaryDirectory(), environment: [:])
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.problems.map(\.description) == ["\(NSTemporaryDirectory()): cannot read the file: it is a directory"])
+    }
+  }
+
   @Test("validate checks configurations built in code")
   func validateInCode() {
     var config = AugmenterConfig.defaults

@@ -27,6 +27,11 @@ public enum ConfigLoader {
   ///
   /// A file that cannot be read is one problem whose key path is the file's path.
   public static func load(path: String, environment: [String: String]) throws(ConfigError) -> AugmenterConfig {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+      // Foundation's error for this case is an opaque "error 256".
+      throw ConfigError(problems: [ConfigProblem(keyPath: path, message: "cannot read the file: it is a directory")])
+    }
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))

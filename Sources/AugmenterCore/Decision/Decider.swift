@@ -61,7 +61,8 @@ public struct Decider: Sendable {
   /// Creates a decider for `config` over `registry` (built from the same configuration).
   public init(config: AugmenterConfig, registry: ProviderRegistry) {
     self.registry = registry
-    self.staticHeaders = config.headers
+    // The loader lower-cases names already; a configuration built in code may not have.
+    self.staticHeaders = config.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) }
     self.onUnavailable = config.onUnavailable
   }
 
