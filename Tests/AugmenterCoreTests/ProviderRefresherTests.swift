@@ -148,7 +148,11 @@ struct ProviderRefresherTests {
     await harness.fetcher.waitForCalls(1)
     let second = Task { await harness.refresher.refreshOnce() }
     // Wait until the second call has joined the one in flight (it must not start a fetch).
-    while await harness.refresher.joinedRefreshes < 1 { await Task.yield() }
+    // Bounded, so a broken single flight fails the test instead of hanging it.
+    for _ in 0..<100_000 where await harness.refresher.joinedRefreshes < 1 {
+      await Task.yield()
+    }
+    #expect(await harness.refresher.joinedRefreshes == 1)
     #expect(harness.fetcher.calls == 1)
 
     harness.fetcher.releaseBlocked(with: okAnswer)
