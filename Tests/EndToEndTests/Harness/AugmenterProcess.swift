@@ -8,6 +8,8 @@ struct ProviderConfig: Sendable {
   var ttl = "2s"
   var timeout = "500ms"
   var maxStale = "1s"
+  /// A file holding a bearer token the provider fetch presents (re-read on every fetch).
+  var tokenFile: String?
 }
 
 /// Augmenter's configuration as the tests write it (YAML, DESIGN.md "Stable interface").
@@ -41,6 +43,7 @@ struct AugmenterConfig: Sendable {
       lines.append("    ttl: \(provider.ttl)")
       lines.append("    timeout: \(provider.timeout)")
       lines.append("    max_stale: \(provider.maxStale)")
+      if let tokenFile = provider.tokenFile { lines.append("    token_file: \(quoted(tokenFile))") }
     }
     return lines.joined(separator: "\n") + "\n"
   }

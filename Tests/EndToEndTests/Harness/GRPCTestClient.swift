@@ -17,6 +17,8 @@ struct GRPCResponse: Sendable, CustomStringConvertible {
   var resetCode: String?
   /// True when the server ended the stream (END_STREAM), false when it was reset or closed.
   var complete = false
+  /// The connection's state when the response was taken (GOAWAYs seen, closed), for messages.
+  var connectionNote = ""
 
   var httpStatus: Int? { headers.values(":status").first.flatMap { Int($0) } }
   /// `grpc-status` from the trailers, or from the headers of a trailers-only answer.
@@ -37,7 +39,7 @@ struct GRPCResponse: Sendable, CustomStringConvertible {
 
   var description: String {
     "gRPC response: headers \(headers), trailers \(trailers.map { "\($0)" } ?? "none"), \(body.count) body bytes"
-      + (resetCode.map { ", reset \($0)" } ?? "") + (complete ? "" : ", INCOMPLETE")
+      + (resetCode.map { ", reset \($0)" } ?? "") + (complete ? "" : ", INCOMPLETE") + connectionNote
   }
 }
 
@@ -89,20 +91,34 @@ final class GRPCTestClient: Sendable {
 
   static func connect(port: Int, scope: TestScope? = nil) async throws -> GRPCTestClient {
     let events = ConnectionEvents()
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .connectTimeout(.seconds(5))
-      .connect(host: "127.0.0.1", port: port)
-      .get()
-    let multiplexer = try await channel.eventLoop.submit {
-      let sync = channel.pipeline.syncOperations
-      let multiplexer = try sync.configureHTTP2Pipeline(
-        mode: .client,
-        connectionConfiguration: .init(),
-        streamConfiguration: .init(),
-        inboundStreamInitializer: { $0.close() })
-      try sync.addHandler(ConnectionEventHandler(events: events))
-      return NIOLoopBound(multiplexer, eventLoop: channel.eventLoop)
-    }.get()
+    let group = MultiThreadedEventLoopGroup.singleton
+    let eventLoop = group.next()
+    let multiplexerPromise = eventLoop.makePromise(of: NIOLoopBound<NIOHTTP2Handler.StreamMultiplexer>.self)
+    // The HTTP/2 handler must be in place before the first read (in the channel initializer):
+    // otherwise the server's SETTINGS can arrive first and be dropped.
+    let channel: any Channel
+    do {
+      channel = try await ClientBootstrap(group: eventLoop)
+        .connectTimeout(.seconds(5))
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            let sync = channel.pipeline.syncOperations
+            let multiplexer = try sync.configureHTTP2Pipeline(
+              mode: .client,
+              connectionConfiguration: .init(),
+              streamConfiguration: .init(),
+              inboundStreamInitializer: { $0.close() })
+            try sync.addHandler(ConnectionEventHandler(events: events))
+            multiplexerPromise.succeed(NIOLoopBound(multiplexer, eventLoop: channel.eventLoop))
+          }
+        }
+        .connect(host: "127.0.0.1", port: port)
+        .get()
+    } catch {
+      multiplexerPromise.fail(error)
+      throw error
+    }
+    let multiplexer = try await multiplexerPromise.futureResult.get()
     let client = GRPCTestClient(port: port, channel: channel, multiplexer: multiplexer, events: events)
     scope?.onTeardown("close gRPC client") { await client.close() }
     return client
@@ -117,6 +133,7 @@ final class GRPCTestClient: Sendable {
     let responsePromise = channel.eventLoop.makePromise(of: GRPCResponse.self)
     let streamPromise = channel.eventLoop.makePromise(of: (any Channel).self)
     let multiplexer = self.multiplexer
+    streamPromise.futureResult.whenFailure { responsePromise.fail($0) }
     channel.eventLoop.execute {
       multiplexer.value.createStreamChannel(promise: streamPromise) { stream in
         stream.eventLoop.makeCompletedFuture {
@@ -148,7 +165,9 @@ final class GRPCTestClient: Sendable {
     let call = try await openStream(path: path, contentType: contentType, extraHeaders: extraHeaders)
     // Not awaiting the write: a server may answer (and reset) before reading a large body.
     call.sendWithoutWaiting(body, endStream: true)
-    return try await call.response(timeout: timeout)
+    var response = try await call.response(timeout: timeout)
+    response.connectionNote = " (connection: \(goAwayCount) GOAWAY, \(isClosed ? "closed" : "open"))"
+    return response
   }
 
   /// How many GOAWAY frames the server sent on this connection.
@@ -271,6 +290,10 @@ private final class StreamCollector: ChannelInboundHandler {
   func channelInactive(context: ChannelHandlerContext) {
     finish(complete: false)
     context.fireChannelInactive()
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    finish(complete: false)
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

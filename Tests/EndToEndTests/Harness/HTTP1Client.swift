@@ -48,16 +48,22 @@ enum HTTP1Client {
   ) async throws -> HTTPResponse {
     let group = MultiThreadedEventLoopGroup.singleton
     let promise = group.next().makePromise(of: HTTPResponse.self)
-    let channel = try await ClientBootstrap(group: group)
-      .connectTimeout(.seconds(5))
-      .channelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHTTPClientHandlers()
-          try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+    let channel: any Channel
+    do {
+      channel = try await ClientBootstrap(group: group)
+        .connectTimeout(.seconds(5))
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+          }
         }
-      }
-      .connect(host: "127.0.0.1", port: port)
-      .get()
+        .connect(host: "127.0.0.1", port: port)
+        .get()
+    } catch {
+      promise.fail(error)  // a promise must not be dropped uncompleted
+      throw error
+    }
     let timeoutTask = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
       promise.fail(HarnessError("HTTP \(method) 127.0.0.1:\(port)\(path): no complete response within \(timeout)"))
       channel.close(promise: nil)
