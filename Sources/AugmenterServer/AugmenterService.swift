@@ -58,17 +58,28 @@ public final class AugmenterService: Service {
     let adminState = AdminState(registry: registry, clock: clock, isDraining: draining)
     let check = ExtAuthzCheckService(decider: decider, clock: clock)
     let health = HealthService { adminState.isReady() }
+    let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
         ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.check(message) },
         HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) },
       ],
-      maxMessageBytes: self.config.grpcMaxMessageBytes
+      maxMessageBytes: self.config.grpcMaxMessageBytes,
+      fallback: HTTPModeCheckResponder(service: httpModeCheck)
     )
     let settings = HTTP2Settings(
       maxConcurrentStreams: self.config.http2MaxConcurrentStreams,
       initialWindowSize: self.config.http2InitialWindowSize,
       maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5
+    )
+    let pipelines = ConnectionPipelines(
+      http2Settings: settings,
+      checkResponder: router,
+      httpModeCheck: httpModeCheck,
+      adminState: adminState,
+      maxHTTP1BodyBytes: self.config.grpcMaxMessageBytes,
+      idleTimeout: .nanoseconds(HTTPProviderFetcher.nanoseconds(self.config.idleTimeout)),
+      logger: self.logger
     )
     let fetcher = HTTPProviderFetcher(client: httpClient)
     let connections = ConnectionTracker()
@@ -86,12 +97,7 @@ public final class AugmenterService: Service {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
           connections.add(channel)
-          return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(
-              HTTP2ServerConnectionHandler(settings: settings, responder: router)
-            )
-            try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: logger))
-          }
+          return channel.eventLoop.makeCompletedFuture { try pipelines.configureCheck(channel) }
         }
         .bind(host: self.config.listen.host, port: self.config.listen.port)
         .get()
@@ -101,10 +107,7 @@ public final class AugmenterService: Service {
         adminChannel = try await ServerBootstrap(group: group)
           .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
           .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-              try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-              try channel.pipeline.syncOperations.addHandler(AdminHandler(state: adminState))
-            }
+            channel.eventLoop.makeCompletedFuture { try pipelines.configureAdmin(channel) }
           }
           .bind(host: self.config.adminListen.host, port: self.config.adminListen.port)
           .get()

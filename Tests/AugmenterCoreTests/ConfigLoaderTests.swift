@@ -51,6 +51,7 @@ struct ConfigLoaderTests {
       max_concurrent_streams: 200
       initial_window_size: 65535
     shutdown_grace_period: 1m30s
+    idle_timeout: 45s
     log_level: DEBUG
     """
 
@@ -69,6 +70,7 @@ struct ConfigLoaderTests {
       "grpc": {"max_message_bytes": 1048576},
       "http2": {"max_concurrent_streams": 200, "initial_window_size": 65535},
       "shutdown_grace_period": "1m30s",
+      "idle_timeout": "45s",
       "log_level": "DEBUG"
     }
     """
@@ -89,6 +91,7 @@ struct ConfigLoaderTests {
     http2MaxConcurrentStreams: 200,
     http2InitialWindowSize: 65535,
     shutdownGracePeriod: .seconds(90),
+    idleTimeout: .seconds(45),
     logLevel: "debug")
 
   @Test("a full YAML file reads into every field")
@@ -121,6 +124,7 @@ struct ConfigLoaderTests {
     #expect(config.http2MaxConcurrentStreams == 1024)
     #expect(config.http2InitialWindowSize == 1_048_576)
     #expect(config.shutdownGracePeriod == .seconds(10))
+    #expect(config.idleTimeout == .seconds(60))
     #expect(config.logLevel == "info")
   }
 
@@ -253,6 +257,7 @@ struct ConfigLoaderTests {
     Rule(
       name: "shutdown_grace_period bare number", yaml: "shutdown_grace_period: 10",
       keyPath: "shutdown_grace_period", fragment: "bare number"),
+    Rule(name: "idle_timeout zero", yaml: "idle_timeout: 0s", keyPath: "idle_timeout", fragment: "must be positive"),
     Rule(name: "log_level unknown", yaml: "log_level: verbose", keyPath: "log_level", fragment: "trace, debug, info"),
     Rule(name: "top level not a mapping", yaml: "- a\n- b", keyPath: "", fragment: "top level"),
     Rule(name: "YAML syntax error", yaml: "listen: [unclosed", keyPath: "", fragment: "not valid YAML or JSON"),

@@ -28,6 +28,9 @@ public struct AugmenterConfig: Sendable, Hashable {
   public var http2InitialWindowSize: Int
   /// How long in-flight checks may take to finish on shutdown (key `shutdown_grace_period`, 10s).
   public var shutdownGracePeriod: Duration
+  /// An HTTP/1.1 connection silent this long is closed, e.g. a client that sent half a request
+  /// and stopped (key `idle_timeout`, default 60s). HTTP/2 connections are not timed out.
+  public var idleTimeout: Duration
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
   public var logLevel: String
 
@@ -45,6 +48,7 @@ public struct AugmenterConfig: Sendable, Hashable {
     http2MaxConcurrentStreams: Int = 1024,
     http2InitialWindowSize: Int = 1_048_576,
     shutdownGracePeriod: Duration = .seconds(10),
+    idleTimeout: Duration = .seconds(60),
     logLevel: String = "info"
   ) {
     self.listen = listen
@@ -56,6 +60,7 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.http2MaxConcurrentStreams = http2MaxConcurrentStreams
     self.http2InitialWindowSize = http2InitialWindowSize
     self.shutdownGracePeriod = shutdownGracePeriod
+    self.idleTimeout = idleTimeout
     self.logLevel = logLevel
   }
 

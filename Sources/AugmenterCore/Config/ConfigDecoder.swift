@@ -65,6 +65,8 @@ struct ConfigDecoder {
         }
       case "shutdown_grace_period":
         if let value = duration(entry.value, path) { config.shutdownGracePeriod = value }
+      case "idle_timeout":
+        if let value = duration(entry.value, path) { config.idleTimeout = value }
       case "log_level":
         if let text = string(entry.value, path) { config.logLevel = text.lowercased() }
       default:

@@ -5,11 +5,12 @@
 enum ConfigSchema {
   static let topLevel = [
     "listen", "admin_listen", "providers", "headers", "on_unavailable", "grpc", "http2",
-    "shutdown_grace_period", "log_level",
+    "shutdown_grace_period", "idle_timeout", "log_level",
   ]
   /// Top-level keys holding a single value (settable by one environment variable).
   static let topLevelScalars: Set<String> = [
-    "listen", "admin_listen", "on_unavailable", "shutdown_grace_period", "log_level",
+    "listen", "admin_listen", "on_unavailable", "shutdown_grace_period", "idle_timeout",
+    "log_level",
   ]
   static let provider = [
     "name", "url", "authority", "ttl", "timeout", "max_stale", "token_file", "required",

@@ -69,6 +69,8 @@ struct ConfigValidator {
     check(
       "shutdown_grace_period", config.shutdownGracePeriod >= .zero, "must not be negative")
     check(
+      "idle_timeout", config.idleTimeout > .zero, "must be positive")
+    check(
       "log_level", AugmenterConfig.logLevels.contains(config.logLevel),
       "expected one of \(AugmenterConfig.logLevels.joined(separator: ", ")), got \"\(config.logLevel)\"")
   }

@@ -1,0 +1,73 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — answers malformed HTTP/1.1 with 400 (or 431 for oversized heads) and closes.
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+import NIOHTTP1
+
+/// Sits after NIOHTTP1's decoder: a parse error becomes one response, then the connection closes
+/// (the decoder cannot resynchronise a byte stream it failed to parse). The process and every
+/// other connection are untouched.
+final class HTTP1ErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias InboundOut = HTTPServerRequestPart
+  typealias OutboundIn = HTTPServerResponsePart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private var responseInProgress = false
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    guard let parserError = error as? HTTPParserError else {
+      context.fireErrorCaught(error)
+      return
+    }
+    if !self.responseInProgress {
+      let (status, text): (HTTPResponseStatus, String) =
+        switch parserError {
+        case .headerOverflow:
+          (.requestHeaderFieldsTooLarge, "request line or headers too large\n")
+        default:
+          (.badRequest, "malformed HTTP/1.1 request: \(parserError)\n")
+        }
+      let headers = HTTPHeaders([
+        ("connection", "close"),
+        ("content-type", "text/plain; charset=utf-8"),
+        ("content-length", String(text.utf8.count)),
+      ])
+      context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+      context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+      let channel = context.channel
+      context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+    context.fireErrorCaught(error)
+  }
+
+  func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    switch Self.unwrapOutboundIn(data) {
+    case .head(let head) where head.status.code >= 200: self.responseInProgress = true
+    case .end: self.responseInProgress = false
+    default: break
+    }
+    context.write(data, promise: promise)
+  }
+}
+
+@available(*, unavailable)
+extension HTTP1ErrorHandler: Sendable {}
+
+/// Closes a connection that stayed silent for the idle timeout (e.g. a client that sent half a
+/// request and stopped), so it holds no memory or file descriptor for long.
+final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+  typealias InboundIn = NIOAny
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+      context.close(promise: nil)
+      return
+    }
+    context.fireUserInboundEventTriggered(event)
+  }
+}
+
+@available(*, unavailable)
+extension IdleConnectionCloser: Sendable {}

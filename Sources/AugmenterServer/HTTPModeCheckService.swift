@@ -1,0 +1,101 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — HTTP-mode ext_authz: any non-gRPC request on the check port is a check.
+//===----------------------------------------------------------------------===//
+
+public import AugmenterCore
+public import HTTP2
+public import NIOCore
+
+/// Envoy's HTTP ext_authz service sends the original method, `path_prefix` + the original path
+/// and the original authority; it allows on exactly 200, copying the response headers that match
+/// `allowed_upstream_headers` onto the upstream request, and forwards any other non-5xx status,
+/// with its headers and body, to the client. A 5xx is read as an *error* (status_on_error and
+/// failure_mode_allow apply), which is right for "headers unavailable" (503) but never used for
+/// a policy decision.
+public struct HTTPModeCheckService: Sendable {
+  /// An HTTP answer, independent of HTTP/1.1 or HTTP/2.
+  public struct Answer: Sendable, Equatable {
+    /// Response status: 200 allows.
+    public var status: Int
+    /// Response headers (for an allow: the headers to inject).
+    public var headers: [HeaderField]
+    /// Response body.
+    public var body: String
+  }
+
+  private let decider: Decider
+  private let clock: any AugmenterClock
+
+  /// Creates the service over the same decider the gRPC mode uses.
+  public init(decider: Decider, clock: any AugmenterClock) {
+    self.decider = decider
+    self.clock = clock
+  }
+
+  /// Decides one HTTP-mode check.
+  /// - Parameter header: looks up a request header by lower-case name.
+  public func check(
+    method: String,
+    path: String,
+    authority: String,
+    scheme: String,
+    header: (String) -> String?
+  ) -> Answer {
+    let attributes = CheckRequestAttributes(
+      method: method,
+      path: path,
+      authority: authority,
+      scheme: scheme,
+      requestID: header("x-request-id")
+    )
+    switch self.decider.decide(attributes, at: self.clock.now()) {
+    case .allow(let headers):
+      return Answer(status: 200, headers: headers, body: "")
+    case .deny(let answer):
+      return Answer(status: answer.status, headers: answer.headers, body: answer.body)
+    }
+  }
+
+  /// The answer for a check whose body was larger than we buffer.
+  public static let tooLarge = Answer(
+    status: 413,
+    headers: [HeaderField(name: "content-type", value: "text/plain; charset=utf-8")],
+    body: "check request body too large\n"
+  )
+}
+
+/// HTTP-mode checks arriving over h2c: the fallback of the check port's gRPC router.
+public struct HTTPModeCheckResponder: HTTP2RequestResponder {
+  private let service: HTTPModeCheckService
+
+  /// Creates the responder.
+  public init(service: HTTPModeCheckService) {
+    self.service = service
+  }
+
+  public func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
+    let head = request.head
+    let answer = self.service.check(
+      method: head.method,
+      path: head.path,
+      authority: head.authority,
+      scheme: head.scheme,
+      header: { head.firstValue($0) }
+    )
+    return Self.response(answer, method: head.method, allocator: allocator)
+  }
+
+  public func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator) -> HTTP2Response {
+    Self.response(HTTPModeCheckService.tooLarge, method: head.method, allocator: allocator)
+  }
+
+  private static func response(_ answer: HTTPModeCheckService.Answer, method: String, allocator: ByteBufferAllocator)
+    -> HTTP2Response
+  {
+    HTTP2Response(
+      status: answer.status,
+      headers: answer.headers.map { HTTP2Header($0.name, $0.value) },
+      body: answer.body.isEmpty || method == "HEAD" ? nil : allocator.buffer(string: answer.body)
+    )
+  }
+}
