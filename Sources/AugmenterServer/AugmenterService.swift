@@ -64,6 +64,9 @@ public final class AugmenterService: Service {
         ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.check(message) },
         HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) },
       ],
+      streamingMethods: [
+        HealthService.watchPath: { message, writer in health.watch(message, writer: writer) }
+      ],
       maxMessageBytes: self.config.grpcMaxMessageBytes,
       fallback: HTTPModeCheckResponder(service: httpModeCheck)
     )

@@ -13,14 +13,53 @@ import SwiftProtobuf
 public struct HealthService: Sendable {
   /// The unary Check path.
   public static let checkPath = "/grpc.health.v1.Health/Check"
+  /// The server-streaming Watch path.
+  public static let watchPath = "/grpc.health.v1.Health/Watch"
   /// Service names we answer for: the whole server ("") and the ext_authz service.
   public static let knownServices: Set<String> = ["", "envoy.service.auth.v3.Authorization"]
 
   private let isServing: @Sendable () -> Bool
+  private let watchInterval: TimeAmount
 
   /// Creates the service; `isServing` is read on every call (readiness, false while draining).
-  public init(isServing: @escaping @Sendable () -> Bool) {
+  /// - Parameter watchInterval: how often a Watch re-reads readiness (it also changes by time alone,
+  ///   when headers expire, so it is polled rather than pushed).
+  public init(watchInterval: TimeAmount = .milliseconds(250), isServing: @escaping @Sendable () -> Bool) {
     self.isServing = isServing
+    self.watchInterval = watchInterval
+  }
+
+  /// Handles one Watch call: the current status at once, then every change, until the client
+  /// cancels or the server shuts down (NOT_SERVING, then OK). Unknown names get SERVICE_UNKNOWN
+  /// and the stream stays open, as the health-checking protocol asks.
+  public func watch(_ message: ByteBuffer, writer: GRPCServerStreamWriter) {
+    let request: Grpc_Health_V1_HealthCheckRequest
+    do {
+      request = try Grpc_Health_V1_HealthCheckRequest(serializedBytes: Array(message.readableBytesView))
+    } catch {
+      writer.finish(GRPCStatus(.invalidArgument, "request is not a valid grpc.health.v1.HealthCheckRequest: \(error)"))
+      return
+    }
+    let known = Self.knownServices.contains(request.service)
+    let isServing = self.isServing
+    let last = NIOLoopBoundBox<Grpc_Health_V1_HealthCheckResponse.ServingStatus?>(nil, eventLoop: writer.eventLoop)
+    let send = { (status: Grpc_Health_V1_HealthCheckResponse.ServingStatus) in
+      guard last.value != status else { return }
+      last.value = status
+      var response = Grpc_Health_V1_HealthCheckResponse()
+      response.status = status
+      writer.send((try? response.serializedBytes()) ?? [])
+    }
+    let current = { known ? (isServing() ? .serving : .notServing) : Grpc_Health_V1_HealthCheckResponse.ServingStatus.serviceUnknown }
+    send(current())
+    let poll = writer.eventLoop.scheduleRepeatedTask(initialDelay: self.watchInterval, delay: self.watchInterval) { _ in
+      send(current())
+    }
+    writer.onClose { poll.cancel() }
+    writer.onGracefulShutdown {
+      if known { send(.notServing) }
+      writer.finish(.ok)
+    }
   }
 
   /// Handles one serialized HealthCheckRequest.

@@ -28,6 +28,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   private var session: NGHTTP2Session?
   private var outbound: ByteBuffer?
   private var closing = false
+  private var context: ChannelHandlerContext?
+  private var writers: [Int32: HTTP2StreamWriter] = [:]
 
   /// Creates a handler; the session starts when the handler is added to an active channel.
   public init(settings: HTTP2Settings, responder: any HTTP2RequestResponder) {
@@ -36,6 +38,7 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   }
 
   public func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
     if context.channel.isActive {
       self.start(context: context)
     }
@@ -46,7 +49,13 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     context.fireChannelActive()
   }
 
+  public func handlerRemoved(context: ChannelHandlerContext) {
+    self.closeAllWriters()
+    self.context = nil
+  }
+
   public func channelInactive(context: ChannelHandlerContext) {
+    self.closeAllWriters()
     self.session = nil
     context.fireChannelInactive()
   }
@@ -80,8 +89,15 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
         try session.submit(response, streamID: streamID)
       } catch {
         context.fireErrorCaught(error)
+        continue
+      }
+      if let start = response.stream {
+        let writer = HTTP2StreamWriter(eventLoop: context.eventLoop, streamID: streamID, connection: self)
+        self.writers[streamID] = writer
+        start(writer)
       }
     }
+    self.notifyClosedStreams()
   }
 
   public func channelReadComplete(context: ChannelHandlerContext) {
@@ -96,10 +112,36 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       } catch {
         context.fireErrorCaught(error)
       }
+      // Long-lived streams (gRPC Watch) would hold the connection open: ask them to finish.
+      for writer in self.writers.values {
+        writer.gracefulShutdown()
+      }
       self.writePendingFrames(context: context)
       return
     }
     context.fireUserInboundEventTriggered(event)
+  }
+
+  // MARK: - Streaming responses
+
+  /// Called by `HTTP2StreamWriter` on the event loop.
+  func streamWrite(_ streamID: Int32, bytes: ByteBuffer?, trailers: [HTTP2Header]?) {
+    guard let session = self.session, let context = self.context else { return }
+    session.appendStreamData(streamID: streamID, bytes: bytes, trailers: trailers)
+    self.writePendingFrames(context: context)
+  }
+
+  private func notifyClosedStreams() {
+    guard let session = self.session else { return }
+    for streamID in session.takeClosedStreamingStreams() {
+      self.writers.removeValue(forKey: streamID)?.closed()
+    }
+  }
+
+  private func closeAllWriters() {
+    let writers = self.writers
+    self.writers = [:]
+    for writer in writers.values { writer.closed() }
   }
 
   // MARK: - Private
@@ -129,6 +171,7 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       self.close(context: context)
       return
     }
+    self.notifyClosedStreams()
     let done = !session.wantsIO
     if buffer.readableBytes > 0 {
       self.outbound = nil  // the written buffer now belongs to the channel

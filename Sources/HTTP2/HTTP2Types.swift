@@ -83,18 +83,24 @@ public struct HTTP2Response: Sendable {
   public var body: ByteBuffer?
   /// Trailer fields sent after the body (gRPC status lives here).
   public var trailers: [HTTP2Header]?
+  /// A body produced over time (server streaming). When set, `body` and `trailers` are ignored:
+  /// the closure gets a writer once the response HEADERS are queued, and ends the stream with
+  /// `HTTP2StreamWriter.finish(trailers:)`.
+  public var stream: (@Sendable (HTTP2StreamWriter) -> Void)?
 
   /// Creates a response.
   public init(
     status: Int,
     headers: [HTTP2Header] = [],
     body: ByteBuffer? = nil,
-    trailers: [HTTP2Header]? = nil
+    trailers: [HTTP2Header]? = nil,
+    stream: (@Sendable (HTTP2StreamWriter) -> Void)? = nil
   ) {
     self.status = status
     self.headers = headers
     self.body = body
     self.trailers = trailers
+    self.stream = stream
   }
 }
 

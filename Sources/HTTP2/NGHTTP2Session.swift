@@ -35,6 +35,8 @@ final class NGHTTP2Session {
     // Response side, consumed by the data read callback.
     var responseBody: ByteBuffer?
     var responseTrailers: [HTTP2Header]?
+    /// A server-streaming body: the data source defers instead of ending while no trailers are set.
+    var streaming = false
 
     init(body: ByteBuffer) {
       self.body = body
@@ -57,6 +59,7 @@ final class NGHTTP2Session {
   private let allocator: ByteBufferAllocator
   private var streams: [Int32: Stream] = [:]
   private var events: [NGHTTP2SessionEvent] = []
+  private var closedStreamingStreams: [Int32] = []
   /// Set when a callback hit a bug-level condition; reported after `mem_recv` returns.
   private var goawaySubmitted = false
 
@@ -198,7 +201,15 @@ final class NGHTTP2Session {
     fields.append(contentsOf: response.headers)
 
     let hasBody = (response.body?.readableBytes ?? 0) > 0
-    if hasBody || response.trailers != nil {
+    if response.stream != nil {
+      stream.streaming = true
+      var provider = nghttp2_data_provider()
+      provider.read_callback = readResponseData
+      let rv = Self.withNameValues(fields) { nva, count in
+        nghttp2_submit_response(self.session, streamID, nva, count, &provider)
+      }
+      try Self.check(rv, "nghttp2_submit_response")
+    } else if hasBody || response.trailers != nil {
       stream.responseBody = response.body
       stream.responseTrailers = response.trailers
       var provider = nghttp2_data_provider()
@@ -213,6 +224,34 @@ final class NGHTTP2Session {
       }
       try Self.check(rv, "nghttp2_submit_response")
     }
+  }
+
+  /// Adds body bytes and/or the closing trailers to a streaming response and wakes its data source.
+  /// Returns false when the stream is gone.
+  @discardableResult
+  func appendStreamData(streamID: Int32, bytes: ByteBuffer?, trailers: [HTTP2Header]?) -> Bool {
+    guard let stream = self.streams[streamID], stream.streaming, stream.responseTrailers == nil else {
+      return false
+    }
+    if var bytes, bytes.readableBytes > 0 {
+      if stream.responseBody == nil {
+        stream.responseBody = bytes
+      } else {
+        stream.responseBody!.writeBuffer(&bytes)
+      }
+    }
+    if let trailers {
+      stream.responseTrailers = trailers
+    }
+    // Fails harmlessly (NGHTTP2_ERR_INVALID_ARGUMENT) when the source is not deferred right now.
+    _ = nghttp2_session_resume_data(self.session, streamID)
+    return true
+  }
+
+  /// Streaming responses whose stream closed since the last call.
+  func takeClosedStreamingStreams() -> [Int32] {
+    defer { self.closedStreamingStreams.removeAll(keepingCapacity: true) }
+    return self.closedStreamingStreams
   }
 
   // MARK: - Callback bodies (called by the C thunks below)
@@ -280,7 +319,9 @@ final class NGHTTP2Session {
   }
 
   fileprivate func streamClosed(streamID: Int32) -> Int32 {
-    self.streams.removeValue(forKey: streamID)
+    if let stream = self.streams.removeValue(forKey: streamID), stream.streaming {
+      self.closedStreamingStreams.append(streamID)
+    }
     return 0
   }
 
@@ -314,6 +355,10 @@ final class NGHTTP2Session {
       }
       body.moveReaderIndex(forwardBy: copied)
       stream.responseBody = body.readableBytes > 0 ? body : nil
+    }
+    if stream.responseBody == nil, stream.streaming, stream.responseTrailers == nil {
+      // More of a streaming body will come: park the data source until `appendStreamData`.
+      return copied > 0 ? copied : Int(NGHTTP2_ERR_DEFERRED.rawValue)
     }
     if stream.responseBody == nil {
       flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue

@@ -248,3 +248,91 @@ import Testing
     #expect(GRPCMessageEncoding.percentDecode(encoded) == raw)
   }
 }
+
+/// Holds the writer of a streaming call so the test can push messages later.
+final class WriterBox: @unchecked Sendable {
+  var writer: GRPCServerStreamWriter?
+  var closed = 0
+}
+
+@Suite struct GRPCServerStreamingTests {
+  private func makePair(_ box: WriterBox, finishOnShutdown: Bool = true) throws -> InMemoryHTTP2 {
+    let streaming: [String: GRPCServerStreamingHandler] = [
+      "/test.Echo/Watch": { message, writer in
+        box.writer = writer
+        writer.send(Array(message.readableBytesView))  // first message at once
+        writer.onClose { box.closed += 1 }
+        if finishOnShutdown {
+          writer.onGracefulShutdown {
+            writer.send([0xDD])
+            writer.finish(.ok)
+          }
+        }
+      }
+    ]
+    return try InMemoryHTTP2(responder: GRPCRouter(methods: echoMethods, streamingMethods: streaming, maxMessageBytes: 1024))
+  }
+
+  @Test func messagesFlowOverTimeThenTrailersEndTheCall() throws {
+    let box = WriterBox()
+    let pair = try self.makePair(box)
+    var response = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]))
+    #expect(response.status == "200")
+    #expect(response.body == grpcFrame([1]))
+    #expect(!response.ended)
+    let writer = try #require(box.writer)
+    writer.send([2])
+    writer.send([3, 3])
+    try pair.interact()
+    response = pair.response(stream: 1)
+    #expect(response.body == grpcFrame([1]) + grpcFrame([2]) + grpcFrame([3, 3]))
+    #expect(!response.ended)
+    // Unary calls on the same connection are unaffected by the open stream.
+    #expect(try pair.call(stream: 3, path: "/test.Echo/Echo", body: grpcFrame([9])).grpcStatus == 0)
+    writer.finish(GRPCStatus(.ok))
+    try pair.interact()
+    response = pair.response(stream: 1)
+    #expect(response.ended)
+    #expect(response.grpcStatus == 0)
+    #expect(box.closed == 1)
+    writer.send([4])  // after the end: ignored, no crash
+    try pair.interact()
+    #expect(pair.response(stream: 1).body.count == response.body.count)
+  }
+
+  @Test func clientResetClosesTheCall() throws {
+    let box = WriterBox()
+    let pair = try self.makePair(box)
+    _ = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]))
+    try pair.client.writeOutbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
+    try pair.interact()
+    #expect(box.closed == 1)
+    #expect(pair.server.isActive)
+  }
+
+  @Test func gracefulShutdownAsksOpenStreamsToFinishThenCloses() throws {
+    let box = WriterBox()
+    let pair = try self.makePair(box)
+    _ = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]))
+    pair.server.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+    try pair.interact()
+    let response = pair.response(stream: 1)
+    #expect(response.body == grpcFrame([1]) + grpcFrame([0xDD]))
+    #expect(response.grpcStatus == 0)
+    #expect(box.closed == 1)
+    #expect(!pair.server.isActive)
+  }
+
+  @Test func streamingPathWithoutGRPCContentTypeIs415() throws {
+    let pair = try self.makePair(WriterBox())
+    let response = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]), contentType: "text/plain")
+    #expect(response.status == "415")
+  }
+
+  @Test func badRequestMessageEndsAStreamingCallTrailersOnly() throws {
+    let pair = try self.makePair(WriterBox())
+    let response = try pair.call(stream: 1, path: "/test.Echo/Watch", body: [1, 0, 0, 0, 0])
+    #expect(response.grpcStatus == 12)
+    #expect(response.trailers == nil)
+  }
+}

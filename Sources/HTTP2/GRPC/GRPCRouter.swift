@@ -7,10 +7,49 @@ public import NIOCore
 /// A unary gRPC method: one request message in, one response message out, or a status.
 public typealias GRPCUnaryHandler = @Sendable (ByteBuffer) throws(GRPCStatus) -> [UInt8]
 
+/// A server-streaming gRPC method: one request message in, then messages over time through the
+/// writer (on its event loop), ended by `GRPCServerStreamWriter.finish(_:)`.
+public typealias GRPCServerStreamingHandler = @Sendable (ByteBuffer, GRPCServerStreamWriter) -> Void
+
+/// Sends the messages of one server-streaming call.
+public struct GRPCServerStreamWriter: Sendable {
+  private let writer: HTTP2StreamWriter
+
+  init(_ writer: HTTP2StreamWriter) {
+    self.writer = writer
+  }
+
+  /// The event loop every call must be made on.
+  public var eventLoop: any EventLoop { self.writer.eventLoop }
+
+  /// Sends one message.
+  public func send(_ message: [UInt8]) {
+    var buffer = ByteBufferAllocator().buffer(capacity: message.count + 5)
+    GRPCMessageFramer.write(message, into: &buffer)
+    self.writer.write(buffer)
+  }
+
+  /// Ends the call with a status (trailers).
+  public func finish(_ status: GRPCStatus) {
+    self.writer.finish(trailers: GRPCRouter.statusTrailers(status))
+  }
+
+  /// Runs once when the call ends for any reason (finished, cancelled by the client, connection gone).
+  public func onClose(_ handler: @escaping () -> Void) {
+    self.writer.onClose(handler)
+  }
+
+  /// Runs when the server begins a graceful shutdown; the call should finish promptly.
+  public func onGracefulShutdown(_ handler: @escaping () -> Void) {
+    self.writer.onGracefulShutdown(handler)
+  }
+}
+
 /// Answers requests on one HTTP/2 connection: known gRPC paths go to their handlers, gRPC calls
 /// to unknown paths get UNIMPLEMENTED, and non-gRPC requests go to `fallback`.
 public struct GRPCRouter: HTTP2RequestResponder {
   private let methods: [String: GRPCUnaryHandler]
+  private let streamingMethods: [String: GRPCServerStreamingHandler]
   private let maxMessageBytes: Int
   private let fallback: (any HTTP2RequestResponder)?
 
@@ -18,13 +57,16 @@ public struct GRPCRouter: HTTP2RequestResponder {
   /// - Parameters:
   ///   - methods: handlers by full path, e.g. `/envoy.service.auth.v3.Authorization/Check`.
   ///   - maxMessageBytes: largest request message accepted (RESOURCE_EXHAUSTED above).
+  ///   - streamingMethods: server-streaming handlers by full path.
   ///   - fallback: answers requests that are not gRPC; without it they get HTTP 415.
   public init(
     methods: [String: GRPCUnaryHandler],
+    streamingMethods: [String: GRPCServerStreamingHandler] = [:],
     maxMessageBytes: Int,
     fallback: (any HTTP2RequestResponder)? = nil
   ) {
     self.methods = methods
+    self.streamingMethods = streamingMethods
     self.maxMessageBytes = maxMessageBytes
     self.fallback = fallback
   }
@@ -32,7 +74,9 @@ public struct GRPCRouter: HTTP2RequestResponder {
   public func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
     let head = request.head
     let isGRPC = Self.isGRPC(head)
-    guard let method = self.methods[head.path] else {
+    let unary = self.methods[head.path]
+    let streaming = self.streamingMethods[head.path]
+    guard unary != nil || streaming != nil else {
       if isGRPC {
         return Self.trailersOnly(GRPCStatus(.unimplemented, "unknown method \(head.path)"))
       }
@@ -51,9 +95,21 @@ public struct GRPCRouter: HTTP2RequestResponder {
         body: allocator.buffer(string: "gRPC methods are called with POST, not \(head.method)\n")
       )
     }
+    let message: ByteBuffer
     do {
-      let message = try GRPCMessageDeframer.unaryMessage(from: request.body, maxMessageBytes: self.maxMessageBytes)
-      let reply = try method(message)
+      message = try GRPCMessageDeframer.unaryMessage(from: request.body, maxMessageBytes: self.maxMessageBytes)
+    } catch {
+      return Self.trailersOnly(error)
+    }
+    if let streaming {
+      return HTTP2Response(
+        status: 200,
+        headers: [HTTP2Header("content-type", "application/grpc")],
+        stream: { writer in streaming(message, GRPCServerStreamWriter(writer)) }
+      )
+    }
+    do {
+      let reply = try unary!(message)
       var body = allocator.buffer(capacity: reply.count + 5)
       GRPCMessageFramer.write(reply, into: &body)
       return HTTP2Response(
@@ -83,6 +139,15 @@ public struct GRPCRouter: HTTP2RequestResponder {
       headers: [HTTP2Header("content-type", "text/plain")],
       body: allocator.buffer(string: "request body too large\n")
     )
+  }
+
+  /// Trailers carrying a status.
+  static func statusTrailers(_ status: GRPCStatus) -> [HTTP2Header] {
+    var trailers = [HTTP2Header("grpc-status", String(status.code.rawValue))]
+    if !status.message.isEmpty {
+      trailers.append(HTTP2Header("grpc-message", GRPCMessageEncoding.percentEncode(status.message)))
+    }
+    return trailers
   }
 
   /// A trailers-only response: one HEADERS frame with END_STREAM carrying the status.
