@@ -6,9 +6,11 @@ import Testing
 extension EndToEnd {
   @Suite("Graceful shutdown")
   struct Shutdown {
-    @Test("SIGTERM with checks in flight: GOAWAY, no new connections, every in-flight check completes, exit 0")
-    func sigtermDrainsInFlightChecks() async throws {
-      try await withTestScope { scope in
+    @Test(
+      "SIGTERM/SIGINT with checks in flight: GOAWAY, no new connections, every in-flight check completes, exit 0",
+      arguments: [SIGTERM, SIGINT])
+    func signalDrainsInFlightChecks(signal: Int32) async throws {
+      try await withTestScope("signalDrainsInFlightChecks-\(signal)") { scope in
         let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "provider"]))
         var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
         config.shutdownGracePeriod = "10s"
@@ -37,7 +39,7 @@ extension EndToEnd {
           #expect(response.grpcStatus == 0, "\(response)")
         }
 
-        augmenter.process.send(signal: SIGTERM)
+        augmenter.process.send(signal: signal)
         for client in connections {
           try await client.waitForGoAway(timeout: .seconds(5))
         }
@@ -63,7 +65,7 @@ extension EndToEnd {
         }
 
         let exit = await augmenter.process.waitForExit(timeout: .seconds(20))
-        #expect(exit == .exited(0), "after SIGTERM: \(exit.map { "\($0)" } ?? "still running after 20s")")
+        #expect(exit == .exited(0), "after signal \(signal): \(exit.map { "\($0)" } ?? "still running after 20s")")
       }
     }
   }

@@ -70,7 +70,22 @@ final class AugmenterProcess: Sendable {
   }
 
   /// Writes the config, starts the binary and waits until `/healthz` answers 200.
+  ///
+  /// Ports are picked free just before the start; if another process grabbed one in between (the
+  /// binary exits complaining about the address), it retries with new ports.
   static func start(scope: TestScope, config: AugmenterConfig, name: String = "augmenter") async throws -> AugmenterProcess {
+    var attempt = 1
+    while true {
+      do {
+        return try await startOnce(scope: scope, config: config, name: attempt == 1 ? name : "\(name)-attempt\(attempt)")
+      } catch let error as PortInUse where attempt < 3 {
+        print("\(name): \(error); retrying with other ports")
+        attempt += 1
+      }
+    }
+  }
+
+  private static func startOnce(scope: TestScope, config: AugmenterConfig, name: String) async throws -> AugmenterProcess {
     let binary = try TestEnvironment.augmenterBinary()
     let checkPort = try FreePort.next()
     let adminPort = try FreePort.next()
@@ -82,6 +97,7 @@ final class AugmenterProcess: Sendable {
     let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, configURL: configURL, process: process)
     try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
       if let status = process.pollExit() {
+        if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
         throw HarnessError("\(name) \(status) before it was healthy")
       }
       return try? await augmenter.admin("/healthz").status == 200 ? true : nil
@@ -119,6 +135,16 @@ final class AugmenterProcess: Sendable {
   /// SIGTERM, then waits (SIGKILL after `timeout`); returns how the process ended.
   func terminate(timeout: Duration = .seconds(15)) async -> ExitStatus {
     await process.terminate(timeout: timeout)
+  }
+}
+
+/// A child exited because a port picked as free was taken in the meantime.
+struct PortInUse: Error, CustomStringConvertible {
+  var description: String
+
+  static func appears(in log: String) -> Bool {
+    let text = log.lowercased()
+    return text.contains("address already in use") || text.contains("eaddrinuse")
   }
 }
 

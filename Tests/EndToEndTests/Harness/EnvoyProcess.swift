@@ -23,6 +23,22 @@ final class EnvoyProcess: Sendable {
     upstreamPort: Int,
     name: String = "envoy"
   ) async throws -> EnvoyProcess {
+    var attempt = 1
+    while true {
+      do {
+        return try await startOnce(
+          scope: scope, configFile: configFile, augmenterPort: augmenterPort, upstreamPort: upstreamPort,
+          name: attempt == 1 ? name : "\(name)-attempt\(attempt)")
+      } catch let error as PortInUse where attempt < 3 {
+        print("\(name): \(error); retrying with other ports")
+        attempt += 1
+      }
+    }
+  }
+
+  private static func startOnce(
+    scope: TestScope, configFile: String, augmenterPort: Int, upstreamPort: Int, name: String
+  ) async throws -> EnvoyProcess {
     let binary = try TestEnvironment.envoyBinary()
     let listenerPort = try FreePort.next()
     let adminPort = try FreePort.next()
@@ -44,6 +60,7 @@ final class EnvoyProcess: Sendable {
     let envoy = EnvoyProcess(listenerPort: listenerPort, adminPort: adminPort, process: process)
     try await eventually("\(name) admin /ready to say LIVE and the listener to accept", timeout: .seconds(30)) { () async throws -> Bool? in
       if let status = process.pollExit() {
+        if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
         throw HarnessError("\(name) \(status) before it was ready")
       }
       guard let ready = try? await HTTP1Client.get(port: adminPort, path: "/ready"),
