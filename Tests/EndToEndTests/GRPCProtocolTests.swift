@@ -71,10 +71,17 @@ extension EndToEnd {
         Self.expectGRPCError(oversized, 8, "a message over 4 MiB")
         try await Self.expectGoodCheck(client, "check after an oversized message")
 
-        // Many checks at once on the same connection.
+        // Good and bad calls at the same time on the same connection.
         try await withThrowingTaskGroup(of: Void.self) { group in
           for index in 0..<50 {
             group.addTask { try await Self.expectGoodCheck(client, "concurrent check \(index)") }
+            if index < cases.count {
+              let entry = cases[index]
+              group.addTask {
+                let response = try await client.unary(path: entry.path, body: entry.body, contentType: entry.contentType)
+                Self.expectGRPCError(response, entry.code, "concurrently: \(entry.what)")
+              }
+            }
           }
           try await group.waitForAll()
         }

@@ -119,7 +119,9 @@ final class ManagedProcess: Sendable {
     while true {
       if let status = pollExit() { return status }
       if clock.now >= deadline { return nil }
-      try? await Task.sleep(for: .milliseconds(20))
+      if (try? await Task.sleep(for: .milliseconds(20))) == nil {
+        usleep(20_000)  // cancelled (e.g. a time limit hit): still wait, without spinning
+      }
     }
   }
 
