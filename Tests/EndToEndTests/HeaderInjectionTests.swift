@@ -90,6 +90,24 @@ extension EndToEnd {
       }
     }
 
+    @Test("a slow provider that answers within the timeout still refreshes the headers")
+    func slowProviderWithinTimeout() async throws {
+      try await withTestScope { scope in
+        let stack = try await Stack.start(scope: scope, answer: .headers(["x-a": "fast"])) { config in
+          config.providers[0].timeout = "1s"
+        }
+        try await stack.augmenter.waitUntilReady()
+        var slow = ProviderAnswer.headers(["x-a": "slow"])
+        slow.delay = .milliseconds(400)
+        stack.provider.setAnswer(slow)
+        try await stack.waitForUpstream("the slow provider's answer", timeout: .seconds(6)) {
+          $0.values("x-a") == ["slow"]
+        }
+        let status = try #require(try await stack.augmenter.status().providers.first)
+        #expect(status.consecutiveFailures == 0, "a slow answer within the timeout is not a failure")
+      }
+    }
+
     @Test("the bearer token file is re-read on each fetch")
     func tokenFileIsReRead() async throws {
       try await withTestScope { scope in
