@@ -19,6 +19,7 @@ extension EndToEnd {
         #expect(try notReady.message(as: Grpc_Health_V1_HealthCheckResponse.self).status == .notServing)
         let (denied, received) = try await stack.send()
         #expect(denied.status == 503, "before any good fetch a deny config must answer 503: \(denied)")
+        #expect(denied.header("content-type")?.hasPrefix("application/problem+json") == true, "\(denied)")
         #expect(received == nil)
 
         stack.provider.setAnswer(.headers(["x-a": "ready"]))
