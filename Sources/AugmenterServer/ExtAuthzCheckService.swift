@@ -37,7 +37,8 @@ public struct ExtAuthzCheckService: Sendable {
         "request is not a valid envoy.service.auth.v3.CheckRequest: \(error)"
       )
     }
-    let decision = self.decider.decide(Self.attributes(of: request), at: self.clock.now())
+    let attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
+    let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
       return try Self.response(for: decision).serializedBytes()
     } catch {
@@ -46,13 +47,28 @@ public struct ExtAuthzCheckService: Sendable {
   }
 
   /// The request attributes the core decides on.
-  static func attributes(of request: Envoy_Service_Auth_V3_CheckRequest) -> CheckRequestAttributes {
-    let http = request.attributes.request.http
+  ///
+  /// Headers come from `http.headers` (#3, duplicates already joined with `,`), used as is, or,
+  /// with Envoy's `encode_raw_headers: true`, from `http.header_map` (#13, `raw_value`), kept as
+  /// a list. `readingHeaders: false` (no rule reads them) skips the list; `x-request-id` is read
+  /// either way.
+  static func attributes(
+    of request: Envoy_Service_Auth_V3_CheckRequest, readingHeaders: Bool = true
+  ) -> CheckRequestAttributes {
+    let context = request.attributes
+    let http = context.request.http
+    var headers = RequestHeaders(http.headers)
     var requestID = http.headers["x-request-id"]
-    if requestID == nil, http.hasHeaderMap {
+    if http.headers.isEmpty, http.hasHeaderMap {
       // encode_raw_headers: true sends header_map (#13) instead of headers (#3).
-      requestID = http.headerMap.headers.first { $0.key == "x-request-id" }.map {
-        $0.value.isEmpty ? String(decoding: $0.rawValue, as: UTF8.self) : $0.value
+      if readingHeaders {
+        let fields = http.headerMap.headers.map { entry in
+          HeaderField(name: entry.key.lowercased(), value: Self.text(of: entry))
+        }
+        headers = RequestHeaders(fields: fields)
+        requestID = headers["x-request-id"]
+      } else {
+        requestID = http.headerMap.headers.first { $0.key == "x-request-id" }.map(Self.text(of:))
       }
     }
     return CheckRequestAttributes(
@@ -60,40 +76,79 @@ public struct ExtAuthzCheckService: Sendable {
       path: http.path,
       authority: http.host,
       scheme: http.scheme,
-      requestID: requestID
+      requestID: requestID,
+      headers: headers,
+      sourceAddress: Self.ipAddress(of: context.source),
+      destinationAddress: Self.ipAddress(of: context.destination),
+      contextExtensions: context.contextExtensions
     )
   }
 
+  /// A header_map entry's value: `raw_value` bytes (what Envoy fills), else `value`.
+  private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
+    entry.value.isEmpty ? String(decoding: entry.rawValue, as: UTF8.self) : entry.value
+  }
+
+  /// A peer's socket address (`attributes.source|destination.address.socket_address.address`).
+  private static func ipAddress(of peer: Envoy_Service_Auth_V3_AttributeContext.Peer) -> String? {
+    guard peer.hasAddress, case .socketAddress(let socket)? = peer.address.address, !socket.address.isEmpty else {
+      return nil
+    }
+    return socket.address
+  }
+
   /// Encodes a decision as Envoy expects it.
+  ///
+  /// Allow: `set` → `ok_response.headers` with `append: false` (Envoy replaces the client's
+  /// values); `append` (the decider keeps it only when the request has the header) → `append:
+  /// true` (Envoy joins the value onto the existing one with `,`); `remove` →
+  /// `ok_response.headers_to_remove`. Envoy reads only `append` here, never `append_action`.
   static func response(for decision: Decision) -> Envoy_Service_Auth_V3_CheckResponse {
     var response = Envoy_Service_Auth_V3_CheckResponse()
     switch decision {
     case .allow(let headers):
       var ok = Envoy_Service_Auth_V3_OkHttpResponse()
-      ok.headers = headers.map(Self.overwrite)
+      ok.headers.reserveCapacity(headers.count)
+      for field in headers {
+        switch field.action {
+        case .set, .addIfAbsent:  // the decider resolves add_if_absent; a leftover one sets
+          ok.headers.append(Self.option(field, append: false))
+        case .append:
+          ok.headers.append(Self.option(field, append: true))
+        case .remove:
+          ok.headersToRemove.append(field.name)
+        }
+      }
       response.status.code = 0
       response.okResponse = ok
     case .deny(let answer):
       var denied = Envoy_Service_Auth_V3_DeniedHttpResponse()
       denied.status.code = Envoy_Type_V3_StatusCode(rawValue: answer.status) ?? .forbidden
-      denied.headers = answer.headers.map(Self.overwrite)
+      denied.headers = answer.headers.map { Self.option($0, append: false) }
       denied.body = answer.body
-      // UNAVAILABLE for 503 (our "headers unavailable"), PERMISSION_DENIED otherwise.
-      response.status.code = answer.status == 503 ? 14 : 7
+      // UNAVAILABLE for 503 (our "headers unavailable"), RESOURCE_EXHAUSTED for 429,
+      // PERMISSION_DENIED otherwise. Envoy only tells 0 from the rest; the HTTP status the
+      // client sees is denied_response.status.
+      switch answer.status {
+      case 503: response.status.code = 14
+      case 429: response.status.code = 8
+      default: response.status.code = 7
+      }
       response.deniedResponse = denied
     }
     return response
   }
 
-  /// A header that replaces any value of the same name.
+  /// A HeaderValueOption with `append` set explicitly.
   ///
-  /// Envoy reads only `append` for ok/denied headers (not `append_action`); `false` makes it
-  /// overwrite, so a client cannot smuggle its own value of an injected header.
-  private static func overwrite(_ field: HeaderField) -> Envoy_Config_Core_V3_HeaderValueOption {
+  /// `append: false` makes Envoy overwrite, so a client cannot smuggle its own value of an
+  /// injected header; `append: true` joins onto the existing value (a no-op when the header is
+  /// absent, which is why the decider turns such an append into a set).
+  private static func option(_ field: HeaderField, append: Bool) -> Envoy_Config_Core_V3_HeaderValueOption {
     var option = Envoy_Config_Core_V3_HeaderValueOption()
     option.header.key = field.name
     option.header.value = field.value
-    option.append = Google_Protobuf_BoolValue(false)
+    option.append = Google_Protobuf_BoolValue(append)
     return option
   }
 }

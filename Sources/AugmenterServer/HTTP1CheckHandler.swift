@@ -44,7 +44,8 @@ final class HTTP1CheckHandler: ChannelInboundHandler {
           path: head.uri,
           authority: head.headers.first(name: "host") ?? "",
           scheme: "http",
-          header: { head.headers.first(name: $0) }
+          header: { head.headers.first(name: $0) },
+          headers: { head.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) } }
         )
       }
       self.write(answer, for: head, context: context)

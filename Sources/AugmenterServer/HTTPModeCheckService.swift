@@ -32,28 +32,76 @@ public struct HTTPModeCheckService: Sendable {
     self.clock = clock
   }
 
+  /// The header carrying the names Envoy removes from the upstream request on an allow.
+  public static let headersToRemoveHeader = "x-envoy-auth-headers-to-remove"
+
   /// Decides one HTTP-mode check.
-  /// - Parameter header: looks up a request header by lower-case name.
+  /// - Parameters:
+  ///   - path: the request path as Envoy sent it; `http_mode.path_prefix` is stripped here.
+  ///   - header: looks up a request header by lower-case name.
+  ///   - headers: every request header (lower-case names, duplicates kept); only called when the
+  ///     policy reads request headers.
   public func check(
     method: String,
     path: String,
     authority: String,
     scheme: String,
-    header: (String) -> String?
+    header: (String) -> String?,
+    headers: () -> [HeaderField] = { [] }
   ) -> Answer {
+    let reads = self.decider.readsRequestHeaders
     let attributes = CheckRequestAttributes(
       method: method,
-      path: path,
+      path: Self.strip(self.decider.httpModePathPrefix, from: path),
       authority: authority,
       scheme: scheme,
-      requestID: header("x-request-id")
+      requestID: header("x-request-id"),
+      // HTTP mode has no source peer (the TCP peer is Envoy) and no context_extensions: rules
+      // use `client_address: {from: header}` and request headers instead.
+      headers: reads ? RequestHeaders(fields: headers()) : RequestHeaders()
     )
-    switch self.decider.decide(attributes, at: self.clock.now()) {
-    case .allow(let headers):
+    return Self.answer(for: self.decider.decide(attributes, at: self.clock.now()))
+  }
+
+  /// The HTTP answer for a decision.
+  ///
+  /// Allow is exactly 200: `set` and `append` headers become response headers (Envoy copies those
+  /// matching `allowed_upstream_headers` with set semantics and those matching
+  /// `allowed_upstream_headers_to_append` as an added line: which one applies is Envoy's
+  /// configuration, not the answer's); `remove` names are listed in
+  /// `x-envoy-auth-headers-to-remove`. A deny is its status (4xx, 3xx for a redirect, 503 for
+  /// unavailable headers), headers and body.
+  static func answer(for decision: Decision) -> Answer {
+    switch decision {
+    case .allow(let fields):
+      var headers: [HeaderField] = []
+      headers.reserveCapacity(fields.count)
+      var removed: [String] = []
+      for field in fields {
+        if field.action == .remove {
+          removed.append(field.name)
+        } else {
+          headers.append(HeaderField(name: field.name, value: field.value))
+        }
+      }
+      if !removed.isEmpty {
+        headers.append(HeaderField(name: Self.headersToRemoveHeader, value: removed.joined(separator: ", ")))
+      }
       return Answer(status: 200, headers: headers, body: "")
     case .deny(let answer):
       return Answer(status: answer.status, headers: answer.headers, body: answer.body)
     }
+  }
+
+  /// `path` without Envoy's `path_prefix` (`/ext-authz/a?b` → `/a?b`); unchanged when it does
+  /// not start with the prefix.
+  static func strip(_ prefix: String?, from path: String) -> String {
+    guard let prefix, path.hasPrefix(prefix) else { return path }
+    let rest = path.dropFirst(prefix.count)
+    if rest.isEmpty { return "/" }
+    if rest.first == "/" { return String(rest) }
+    if rest.first == "?" { return "/" + rest }
+    return path  // `/ext-authzfoo` is not under the prefix
   }
 
   /// The answer for a check whose body was larger than we buffer.
@@ -80,7 +128,8 @@ public struct HTTPModeCheckResponder: HTTP2RequestResponder {
       path: head.path,
       authority: head.authority,
       scheme: head.scheme,
-      header: { head.firstValue($0) }
+      header: { head.firstValue($0) },
+      headers: { head.headers.map { HeaderField(name: $0.name, value: $0.value) } }
     )
     return Self.response(answer, method: head.method, allocator: allocator)
   }

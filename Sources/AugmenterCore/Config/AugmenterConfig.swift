@@ -34,6 +34,25 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
   public var logLevel: String
 
+  // MARK: Policy (README "Recipes")
+
+  /// Top-level headers written as mappings (`{template: ...}`, `{value: ..., action: ...}`,
+  /// `{action: remove}`); plain `name: value` entries stay in `headers`. Both apply on every allow.
+  public var headerRules: [HeaderRule]
+  /// Where the client address comes from (key `client_address`, default the peer).
+  public var clientAddress: ClientAddressSource
+  /// Named provider and header sets rules select (key `profiles`).
+  public var profiles: [ProfileConfig]
+  /// Ordered rules; the first matching rule decides (rate limits pass on what they let through).
+  public var rules: [PolicyRule]
+  /// What a request matching no rule gets (key `default`); `nil`: allow, as without rules.
+  public var defaultOutcome: RuleOutcome?
+  /// `type` and `title` of the problem documents, by status (key `problem_types`).
+  public var problemTypes: [Int: ProblemType]
+  /// A prefix Envoy's HTTP-mode `path_prefix` puts before the original path, stripped before
+  /// rules and templates see the path (key `http_mode.path_prefix`).
+  public var httpModePathPrefix: String?
+
   /// The accepted `log_level` values, least severe first.
   public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -49,7 +68,14 @@ public struct AugmenterConfig: Sendable, Hashable {
     http2InitialWindowSize: Int = 1_048_576,
     shutdownGracePeriod: Duration = .seconds(10),
     idleTimeout: Duration = .seconds(60),
-    logLevel: String = "info"
+    logLevel: String = "info",
+    headerRules: [HeaderRule] = [],
+    clientAddress: ClientAddressSource = .peer,
+    profiles: [ProfileConfig] = [],
+    rules: [PolicyRule] = [],
+    defaultOutcome: RuleOutcome? = nil,
+    problemTypes: [Int: ProblemType] = [:],
+    httpModePathPrefix: String? = nil
   ) {
     self.listen = listen
     self.adminListen = adminListen
@@ -62,6 +88,20 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.shutdownGracePeriod = shutdownGracePeriod
     self.idleTimeout = idleTimeout
     self.logLevel = logLevel
+    self.headerRules = headerRules
+    self.clientAddress = clientAddress
+    self.profiles = profiles
+    self.rules = rules
+    self.defaultOutcome = defaultOutcome
+    self.problemTypes = problemTypes
+    self.httpModePathPrefix = httpModePathPrefix
+  }
+
+  /// Whether the configuration uses no policy feature, so checks take the original path:
+  /// every usable provider's headers and the static headers, all `set`.
+  public var isPolicyFree: Bool {
+    headerRules.isEmpty && rules.isEmpty && defaultOutcome == nil
+      && providers.allSatisfy { $0.headerActions.isEmpty }
   }
 
   /// The built-in defaults (what `serve` runs on without a file and without environment).

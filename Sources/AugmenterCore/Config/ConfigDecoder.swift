@@ -13,7 +13,7 @@ struct ConfigDecoder {
     self.collector = collector
   }
 
-  private mutating func fail(_ keyPath: String, _ message: String) {
+  mutating func fail(_ keyPath: String, _ message: String) {
     failed.insert(keyPath)
     collector.report(keyPath, message)
   }
@@ -40,7 +40,21 @@ struct ConfigDecoder {
       case "providers":
         config.providers = providers(entry.value, path)
       case "headers":
-        config.headers = headers(entry.value, path)
+        (config.headers, config.headerRules) = topLevelHeaders(entry.value, path)
+      case "client_address":
+        if let value = clientAddress(entry.value, path) { config.clientAddress = value }
+      case "profiles":
+        config.profiles = profiles(entry.value, path)
+      case "rules":
+        config.rules = rules(entry.value, path)
+      case "default":
+        config.defaultOutcome = defaultOutcome(entry.value, path)
+      case "problem_types":
+        config.problemTypes = problemTypes(entry.value, path)
+      case "http_mode":
+        for sub in section(entry.value, path, known: ConfigSchema.httpMode) {
+          if let text = string(sub.value, "\(path).\(sub.key)") { config.httpModePathPrefix = text }
+        }
       case "on_unavailable":
         if let text = string(entry.value, path) {
           if let policy = UnavailablePolicy(rawValue: text.lowercased()) {
@@ -79,7 +93,7 @@ struct ConfigDecoder {
   // MARK: - Sections
 
   /// The entries of a mapping with known keys; unknown keys are reported and dropped.
-  private mutating func section(_ node: ConfigNode, _ path: String, known: [String]) -> [ConfigEntry] {
+  mutating func section(_ node: ConfigNode, _ path: String, known: [String]) -> [ConfigEntry] {
     switch node {
     case .null:
       return []
@@ -137,6 +151,8 @@ struct ConfigDecoder {
         if let value = boolean(entry.value, keyPath) { provider.required = value }
       case "max_answer_bytes":
         if let value = integer(entry.value, keyPath) { provider.maxAnswerBytes = value }
+      case "header_actions":
+        provider.headerActions = headerActions(entry.value, keyPath)
       default:
         break  // `section` only returns known keys
       }
@@ -147,36 +163,10 @@ struct ConfigDecoder {
     return provider
   }
 
-  private mutating func headers(_ node: ConfigNode, _ path: String) -> [HeaderField] {
-    switch node {
-    case .null:
-      return []
-    case .mapping(let entries):
-      return entries.compactMap { entry in
-        let keyPath = "\(path).\(entry.key)"
-        switch entry.value {
-        case .scalar(let value):
-          // Names stay as written until validation, so problems quote the key the user wrote;
-          // the loader lower-cases them afterwards.
-          return HeaderField(name: entry.key, value: value)
-        case .null:
-          fail(keyPath, "the value is missing (write \"\" for an empty value)")
-          return nil
-        default:
-          fail(keyPath, "expected a string value, got \(entry.value.kind)")
-          return nil
-        }
-      }
-    default:
-      fail(path, "expected a mapping of header names to values, got \(node.kind)")
-      return []
-    }
-  }
-
   // MARK: - Scalars
 
   /// The scalar's text; `nil` (and a problem, unless `nullable`) for anything else.
-  private mutating func string(_ node: ConfigNode, _ path: String, nullable: Bool = false) -> String? {
+  mutating func string(_ node: ConfigNode, _ path: String, nullable: Bool = false) -> String? {
     switch node {
     case .scalar(let text):
       return text
@@ -205,7 +195,7 @@ struct ConfigDecoder {
     }
   }
 
-  private mutating func duration(_ node: ConfigNode, _ path: String) -> Duration? {
+  mutating func duration(_ node: ConfigNode, _ path: String) -> Duration? {
     guard let text = string(node, path) else { return nil }
     switch DurationText.parse(text) {
     case .success(let duration):
@@ -216,7 +206,7 @@ struct ConfigDecoder {
     }
   }
 
-  private mutating func integer(_ node: ConfigNode, _ path: String) -> Int? {
+  mutating func integer(_ node: ConfigNode, _ path: String) -> Int? {
     guard let text = string(node, path) else { return nil }
     // Underscores as digit separators (`4_194_304`), as YAML 1.1 and Swift allow.
     let digits = text.trimmingSpaces().filter { $0 != "_" }
@@ -227,7 +217,7 @@ struct ConfigDecoder {
     return value
   }
 
-  private mutating func boolean(_ node: ConfigNode, _ path: String) -> Bool? {
+  mutating func boolean(_ node: ConfigNode, _ path: String) -> Bool? {
     guard let text = string(node, path) else { return nil }
     switch text.trimmingSpaces().lowercased() {
     case "true": return true

@@ -79,7 +79,44 @@ public enum ConfigLoader {
     }
     // Names were kept as written so problems could quote them; from here on they are canonical.
     config.headers = config.headers.map { HeaderField(name: $0.name.lowercased(), value: HeaderRules.trimmed($0.value)) }
+    canonicalizePolicy(&config)
     return config
+  }
+
+  /// Lower-cases the header names of the policy keys and trims literal values, as for `headers`.
+  static func canonicalizePolicy(_ config: inout AugmenterConfig) {
+    func canonical(_ rules: [HeaderRule]) -> [HeaderRule] {
+      rules.map { rule in
+        var rule = rule
+        rule.name = rule.name.lowercased()
+        if case .literal(let text) = rule.value { rule.value = .literal(HeaderRules.trimmed(text)) }
+        return rule
+      }
+    }
+    func canonical(_ outcome: RuleOutcome) -> RuleOutcome {
+      switch outcome {
+      case .allow(var allow):
+        allow.headers = canonical(allow.headers)
+        return .allow(allow)
+      case .deny(var deny):
+        deny.headers = canonical(deny.headers)
+        return .deny(deny)
+      case .redirect, .rateLimit:
+        return outcome
+      }
+    }
+    config.headerRules = canonical(config.headerRules)
+    for index in config.providers.indices {
+      config.providers[index].headerActions = Dictionary(
+        config.providers[index].headerActions.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+    for index in config.profiles.indices {
+      config.profiles[index].headers = canonical(config.profiles[index].headers)
+    }
+    for index in config.rules.indices {
+      config.rules[index].outcome = canonical(config.rules[index].outcome)
+    }
+    config.defaultOutcome = config.defaultOutcome.map(canonical)
   }
 
   /// Foundation's message for a failed read, which names the cause ("no such file", "permission").

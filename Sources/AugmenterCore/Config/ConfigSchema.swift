@@ -5,7 +5,8 @@
 enum ConfigSchema {
   static let topLevel = [
     "listen", "admin_listen", "providers", "headers", "on_unavailable", "grpc", "http2",
-    "shutdown_grace_period", "idle_timeout", "log_level",
+    "shutdown_grace_period", "idle_timeout", "log_level", "client_address", "profiles", "rules",
+    "default", "problem_types", "http_mode",
   ]
   /// Top-level keys holding a single value (settable by one environment variable).
   static let topLevelScalars: Set<String> = [
@@ -14,9 +15,24 @@ enum ConfigSchema {
   ]
   static let provider = [
     "name", "url", "authority", "ttl", "timeout", "max_stale", "token_file", "required",
-    "max_answer_bytes",
+    "max_answer_bytes", "header_actions",
   ]
   static let grpc = ["max_message_bytes"]
+  static let httpMode = ["path_prefix"]
+  static let clientAddress = ["from", "header", "trusted_hops"]
+  static let headerEntry = ["value", "template", "action"]
+  static let profile = ["providers", "headers", "on_unavailable"]
+  static let rule = ["name", "match", "allow", "redirect", "deny", "rate_limit"]
+  static let outcomes = ["allow", "redirect", "deny", "rate_limit"]
+  static let match = [
+    "authority", "path_prefix", "path_exact", "method", "client_cidr", "header_present", "header_equals",
+    "context_extensions",
+  ]
+  static let allow = ["profile", "providers", "headers", "on_unavailable"]
+  static let redirect = ["status", "location"]
+  static let deny = ["status", "detail", "headers"]
+  static let rateLimit = ["key", "requests_per_second", "burst", "max_keys"]
+  static let problemType = ["type", "title"]
   static let http2 = ["max_concurrent_streams", "initial_window_size"]
 
   /// The WebAssembly filter's keys (see DESIGN.md), with their defaults.

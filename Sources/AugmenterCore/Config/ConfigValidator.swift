@@ -17,7 +17,7 @@ struct ConfigValidator {
   /// Longest static header value, the same bound as for provider answers.
   static let maxStaticValueBytes = ProviderAnswerLimits.default.maxValueBytes
 
-  private mutating func check(_ keyPath: String, _ condition: Bool, _ message: @autoclosure () -> String) {
+  mutating func check(_ keyPath: String, _ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition && !failed.contains(keyPath) {
       collector.report(keyPath, message())
     }
@@ -43,6 +43,8 @@ struct ConfigValidator {
     }
 
     var seenHeaders: [String: String] = [:]
+    // Both forms of top-level headers share one name space.
+    for rule in config.headerRules { seenHeaders[rule.name.lowercased()] = rule.name }
     for header in config.headers {
       let keyPath = "headers.\(header.name)"
       if let problem = HeaderRules.nameProblem(header.name) {
@@ -56,6 +58,8 @@ struct ConfigValidator {
         check(keyPath, false, problem)
       }
     }
+
+    validatePolicy(config)
 
     check(
       "grpc.max_message_bytes", Self.grpcMessageBytesRange.contains(config.grpcMaxMessageBytes),

@@ -20,6 +20,9 @@ public struct ProviderConfig: Sendable, Hashable {
   public var required: Bool
   /// The largest answer body accepted, in bytes (key `max_answer_bytes`, default 65536).
   public var maxAnswerBytes: Int
+  /// The action for this provider's headers, by lower-case name; the key `*` covers every other
+  /// name (key `header_actions`; default `set` for all). `remove` is not allowed here.
+  public var headerActions: [String: HeaderAction]
 
   /// The default `ttl`, 360s: the seed filter's `header_cache_expiry` default.
   public static let defaultTTL: Duration = .seconds(360)
@@ -38,7 +41,8 @@ public struct ProviderConfig: Sendable, Hashable {
     maxStale: Duration = .zero,
     tokenFile: String? = nil,
     required: Bool = true,
-    maxAnswerBytes: Int = ProviderConfig.defaultMaxAnswerBytes
+    maxAnswerBytes: Int = ProviderConfig.defaultMaxAnswerBytes,
+    headerActions: [String: HeaderAction] = [:]
   ) {
     self.name = name
     self.url = url
@@ -49,5 +53,11 @@ public struct ProviderConfig: Sendable, Hashable {
     self.tokenFile = tokenFile
     self.required = required
     self.maxAnswerBytes = maxAnswerBytes
+    self.headerActions = headerActions
+  }
+
+  /// The action for header `name` of this provider.
+  public func action(for name: String) -> HeaderAction {
+    headerActions[name] ?? headerActions["*"] ?? .set
   }
 }

@@ -2,29 +2,6 @@
 
 import Synchronization
 
-/// The parts of a checked request the decision looks at.
-public struct CheckRequestAttributes: Sendable, Hashable {
-  /// The request method (`GET`).
-  public var method: String
-  /// The request path with query (`/a?b=c`).
-  public var path: String
-  /// The request's `:authority` / `Host`.
-  public var authority: String
-  /// `http` or `https`.
-  public var scheme: String
-  /// Envoy's `x-request-id`, when present; used as the problem document's `instance`.
-  public var requestID: String?
-
-  /// Creates request attributes.
-  public init(method: String, path: String, authority: String, scheme: String, requestID: String? = nil) {
-    self.method = method
-    self.path = path
-    self.authority = authority
-    self.scheme = scheme
-    self.requestID = requestID
-  }
-}
-
 /// A local answer sent instead of forwarding the request.
 public struct LocalAnswer: Sendable, Hashable {
   /// The HTTP status.
@@ -55,27 +32,49 @@ public struct Decider: Sendable {
   private let registry: ProviderRegistry
   private let staticHeaders: [HeaderField]
   private let onUnavailable: UnavailablePolicy
+  private let problems: ProblemDocument
+  /// The compiled rules and header plans; `nil` for a configuration without policy features,
+  /// which keeps the original decision (every provider, static headers, all `set`).
+  private let policy: CompiledPolicy?
   /// The last merged header set and the snapshots it came from; shared by copies of this value.
   private let cache = MergeCache()
 
   /// Creates a decider for `config` over `registry` (built from the same configuration).
+  ///
+  /// Rules, templates and header plans are bound here, once: a check only evaluates them.
   public init(config: AugmenterConfig, registry: ProviderRegistry) {
     self.registry = registry
     // The loader lower-cases names already; a configuration built in code may not have.
     self.staticHeaders = config.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) }
     self.onUnavailable = config.onUnavailable
+    self.problems = ProblemDocument(types: config.problemTypes)
+    self.policy = config.isPolicyFree ? nil : CompiledPolicy(config: config, registry: registry)
+    self.httpModePathPrefix = config.httpModePathPrefix.flatMap { $0.isEmpty ? nil : $0 }
   }
+
+  /// Whether the decision reads request headers beyond `x-request-id` (rules, templates, header
+  /// actions that depend on the request); adapters that must copy headers skip it otherwise.
+  public var readsRequestHeaders: Bool { policy != nil }
+
+  /// The prefix HTTP-mode adapters strip from the path (`http_mode.path_prefix`).
+  public let httpModePathPrefix: String?
 
   /// Decides a check at `now`. Never awaits, never does I/O.
   ///
-  /// Allow: every usable provider's headers (providers in configuration order, a later provider
-  /// winning a name clash), then the static headers (which win a clash); one entry per name, at
-  /// the position where the name first appeared, holding the winning value.
+  /// Without rules: every usable provider's headers (providers in configuration order, a later
+  /// provider winning a name clash), then the static headers (which win a clash); one entry per
+  /// name, at the position where the name first appeared, holding the winning value.
   ///
   /// When a required provider is unusable: with `on_unavailable: deny`, a 503
   /// `application/problem+json` answer (RFC 7807) naming the providers; with `allow`, the
   /// allow above with whatever is usable.
+  ///
+  /// With rules, the first matching rule decides (a rate limit under its limit lets evaluation
+  /// go on), else the `default` outcome (an allow as above, with header actions and templates).
   public func decide(_ request: CheckRequestAttributes, at now: MonotonicInstant) -> Decision {
+    if let policy {
+      return policy.decide(request, at: now, registry: registry, problems: problems)
+    }
     let states = registry.states
     let cached = cache.entry()
     var cacheHit = cached != nil && cached!.generations.count == states.count
@@ -92,7 +91,7 @@ public struct Decider: Sendable {
       let missing = registry.unavailableRequiredProviders(at: now)
       // Re-read: a refresher may have published in between; only deny if still missing.
       if !missing.isEmpty {
-        return .deny(Self.unavailableAnswer(missing: missing, requestID: request.requestID))
+        return .deny(Self.unavailableAnswer(missing: missing, requestID: request.requestID, problems: problems))
       }
     }
     if cacheHit, let cached {
@@ -129,17 +128,12 @@ public struct Decider: Sendable {
   }
 
   /// The 503 problem document for unavailable required providers.
-  static func unavailableAnswer(missing: [String], requestID: String?) -> LocalAnswer {
-    var body = #"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"#
-    body += jsonString("required header provider(s) unavailable: \(missing.joined(separator: ", "))")
-    if let requestID {
-      body += #","instance":"# + jsonString(requestID)
-    }
-    body += "}"
-    return LocalAnswer(
-      status: 503,
-      headers: [HeaderField(name: "content-type", value: "application/problem+json")],
-      body: body)
+  static func unavailableAnswer(
+    missing: [String], requestID: String?, problems: ProblemDocument = ProblemDocument(types: [:])
+  ) -> LocalAnswer {
+    problems.answer(
+      status: 503, detail: "required header provider(s) unavailable: \(missing.joined(separator: ", "))",
+      requestID: requestID)
   }
 
   /// `text` as a JSON string literal (RFC 8259 escaping).
@@ -165,7 +159,7 @@ public struct Decider: Sendable {
 /// The last merged header set, keyed by the generation of each provider's usable snapshot
 /// (0 for unusable). Snapshots change once per refresh, so almost every check returns the
 /// cached array, which costs a reference copy and no allocation.
-private final class MergeCache: Sendable {
+final class MergeCache: Sendable {
   final class Entry: Sendable {
     let generations: [UInt64]
     let headers: [HeaderField]

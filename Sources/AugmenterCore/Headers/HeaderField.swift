@@ -5,13 +5,19 @@
 public struct HeaderField: Sendable, Hashable {
   /// The field name, lower-case (validated as an RFC 9110 token wherever it comes from).
   public var name: String
-  /// The field value, without CR, LF or NUL.
+  /// The field value, without CR, LF or NUL (empty for `remove`).
   public var value: String
+  /// What to do with the header on the forwarded request (default `set`: replace).
+  ///
+  /// In a `Decision` only `set`, `append` and `remove` occur: the decider resolves
+  /// `add_if_absent` (and `append` onto an absent header) against the request's headers.
+  public var action: HeaderAction
 
   /// Creates a header field; the caller is responsible for `name` being lower-case and valid.
-  public init(name: String, value: String) {
+  public init(name: String, value: String, action: HeaderAction = .set) {
     self.name = name
     self.value = value
+    self.action = action
   }
 }
 
@@ -66,6 +72,17 @@ enum HeaderRules {
     if forbiddenNames.contains(name.lowercased()) {
       return "name is reserved (host, content-length and hop-by-hop headers cannot be set)"
     }
+    return nil
+  }
+
+  /// Checks a name a rule or template *reads* from the request: any token, `host` included, or
+  /// a pseudo-header (`:path`), since gRPC mode's header map carries those too.
+  static func lookupNameProblem(_ name: String) -> String? {
+    var utf8 = Substring(name).utf8
+    if utf8.first == UInt8(ascii: ":") { utf8 = utf8.dropFirst() }
+    if utf8.isEmpty { return "the header name is empty" }
+    if name.utf8.count > maxNameBytes { return "the header name is longer than \(maxNameBytes) bytes" }
+    if !utf8.allSatisfy(isTokenByte) { return "the header name has characters outside the RFC 9110 token set" }
     return nil
   }
 
