@@ -8,6 +8,8 @@ struct ConfigDecoder {
   /// Key paths whose value could not be read (the default stands in); the validator skips rules
   /// about them so one mistake is reported once.
   var failed: Set<String> = []
+  /// The index in the file of each decoded rule (rules that could not be read are left out).
+  var ruleSourceIndices: [Int] = []
 
   init(collector: ProblemCollector) {
     self.collector = collector

@@ -72,7 +72,8 @@ public enum ConfigLoader {
 
     var decoder = ConfigDecoder(collector: collector)
     var config = decoder.decode(root)
-    var validator = ConfigValidator(collector: decoder.collector, failed: decoder.failed)
+    var validator = ConfigValidator(
+      collector: decoder.collector, failed: decoder.failed, ruleSourceIndices: decoder.ruleSourceIndices)
     validator.validate(config)
     if !validator.collector.problems.isEmpty {
       throw ConfigError(problems: validator.collector.problems)

@@ -7,6 +7,8 @@ struct ConfigValidator {
   var collector: ProblemCollector
   /// Key paths that could not be decoded; rules about them are skipped (already reported).
   var failed: Set<String>
+  /// The index in the file of each rule, when some could not be read (else the position).
+  var ruleSourceIndices: [Int] = []
 
   /// Largest value of a 31-bit HTTP/2 setting (RFC 9113 caps windows at 2^31-1).
   static let max31Bit = 2_147_483_647

@@ -235,7 +235,14 @@ extension ConfigDecoder {
     case .null:
       return []
     case .sequence(let elements):
-      return elements.enumerated().compactMap { index, element in rule(element, "\(path)[\(index)]") }
+      var rules: [PolicyRule] = []
+      for (index, element) in elements.enumerated() {
+        guard let rule = rule(element, "\(path)[\(index)]") else { continue }
+        rules.append(rule)
+        // A rule that could not be read is left out; later ones keep their key paths.
+        ruleSourceIndices.append(index)
+      }
+      return rules
     default:
       fail(path, "expected a list of rules, each with a match and one of \(ConfigSchema.outcomes.joined(separator: ", ")); got \(node.kind)")
       return []

@@ -37,7 +37,8 @@ extension ConfigValidator {
     }
 
     var catchAll: Int?
-    for (index, rule) in config.rules.enumerated() {
+    for (position, rule) in config.rules.enumerated() {
+      let index = position < ruleSourceIndices.count ? ruleSourceIndices[position] : position
       let path = "rules[\(index)]"
       if let catchAll {
         check(path, false, "never reached: rules[\(catchAll)] matches every request (it has no match conditions)")
