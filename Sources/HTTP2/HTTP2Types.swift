@@ -128,6 +128,10 @@ public struct HTTP2Settings: Sendable, Hashable {
   public var maxHeaderListSize: Int
   /// Largest request body buffered per stream before `respondToOversizedRequest` is used.
   public var maxRequestBodyBytes: Int
+  /// Largest total of request bytes buffered across all open streams of one connection. nghttp2
+  /// reopens flow-control windows as soon as bytes are handed to us, so without this bound a
+  /// peer could park `maxRequestBodyBytes` in each of `maxConcurrentStreams` unfinished streams.
+  public var maxBufferedBytesPerConnection: Int
 
   /// Creates settings; the defaults suit Envoy's ext_authz client.
   public init(
@@ -135,13 +139,15 @@ public struct HTTP2Settings: Sendable, Hashable {
     initialWindowSize: Int = 1 << 20,
     connectionWindowSize: Int = 1 << 24,
     maxHeaderListSize: Int = 1 << 16,
-    maxRequestBodyBytes: Int = (4 << 20) + 5
+    maxRequestBodyBytes: Int = (4 << 20) + 5,
+    maxBufferedBytesPerConnection: Int = 32 << 20
   ) {
     self.maxConcurrentStreams = maxConcurrentStreams
     self.initialWindowSize = initialWindowSize
     self.connectionWindowSize = connectionWindowSize
     self.maxHeaderListSize = maxHeaderListSize
     self.maxRequestBodyBytes = maxRequestBodyBytes
+    self.maxBufferedBytesPerConnection = maxBufferedBytesPerConnection
   }
 }
 

@@ -60,6 +60,8 @@ final class NGHTTP2Session {
   private var streams: [Int32: Stream] = [:]
   private var events: [NGHTTP2SessionEvent] = []
   private var closedStreamingStreams: [Int32] = []
+  /// Request body bytes held across all streams (bounded by `maxBufferedBytesPerConnection`).
+  private var bufferedBytes = 0
   /// Set when a callback hit a bug-level condition; reported after `mem_recv` returns.
   private var goawaySubmitted = false
 
@@ -301,6 +303,7 @@ final class NGHTTP2Session {
     stream.requestEnded = true
     guard !stream.oversized else { return 0 }
     let body = stream.body
+    self.bufferedBytes -= body.readableBytes
     stream.body = self.allocator.buffer(capacity: 0)
     self.events.append(.request(HTTP2Request(head: stream.makeHead(streamID: streamID), body: body)))
     return 0
@@ -308,19 +311,27 @@ final class NGHTTP2Session {
 
   fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
     guard let stream = self.streams[streamID], !stream.oversized else { return 0 }
-    if stream.body.readableBytes + bytes.count > self.settings.maxRequestBodyBytes {
+    if stream.body.readableBytes + bytes.count > self.settings.maxRequestBodyBytes
+      || self.bufferedBytes + bytes.count > self.settings.maxBufferedBytesPerConnection
+    {
       stream.oversized = true
+      self.bufferedBytes -= stream.body.readableBytes
       stream.body = self.allocator.buffer(capacity: 0)
       self.events.append(.oversized(stream.makeHead(streamID: streamID)))
       return 0
     }
     stream.body.writeBytes(UnsafeRawBufferPointer(bytes))
+    self.bufferedBytes += bytes.count
     return 0
   }
 
   fileprivate func streamClosed(streamID: Int32) -> Int32 {
-    if let stream = self.streams.removeValue(forKey: streamID), stream.streaming {
-      self.closedStreamingStreams.append(streamID)
+    if let stream = self.streams.removeValue(forKey: streamID) {
+      // A stream reset mid-request leaves its partial body behind: give the budget back.
+      self.bufferedBytes -= stream.body.readableBytes
+      if stream.streaming {
+        self.closedStreamingStreams.append(streamID)
+      }
     }
     return 0
   }

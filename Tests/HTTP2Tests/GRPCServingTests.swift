@@ -336,3 +336,26 @@ final class WriterBox: @unchecked Sendable {
     #expect(response.trailers == nil)
   }
 }
+
+@Suite struct ConnectionBufferBoundTests {
+  @Test func unfinishedStreamsCannotBufferMoreThanTheConnectionBound() throws {
+    // Each stream alone is within its 1000-byte limit, but together they pass the 2500-byte
+    // connection bound: the stream that crosses it is answered RESOURCE_EXHAUSTED at once.
+    let pair = try InMemoryHTTP2(
+      settings: HTTP2.HTTP2Settings(maxRequestBodyBytes: 1000, maxBufferedBytesPerConnection: 2500),
+      responder: GRPCRouter(methods: echoMethods, maxMessageBytes: 995)
+    )
+    for stream in [1, 3, 5] {
+      try pair.sendHeaders(stream: stream, path: "/test.Echo/Echo")
+      try pair.sendData(stream: stream, [UInt8](repeating: 0, count: 900), endStream: false)
+    }
+    #expect(pair.response(stream: 1).headers == nil)
+    #expect(pair.response(stream: 3).headers == nil)
+    #expect(pair.response(stream: 5).grpcStatus == 8)
+    // Resetting stream 1 returns its 900 bytes: a new call fits again.
+    try pair.client.writeOutbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
+    try pair.interact()
+    let next = try pair.call(stream: 7, path: "/test.Echo/Echo", body: grpcFrame([UInt8](repeating: 1, count: 800)))
+    #expect(next.grpcStatus == 0)
+  }
+}
