@@ -110,6 +110,15 @@ struct PolicyConfigTests {
     #expect(typed.problemTypes[503] == ProblemType(type: "https://e.example/unavailable", title: "Service Unavailable"))
   }
 
+  @Test("http_mode.path_prefix can be set from the environment")
+  func httpModeFromEnvironment() throws {
+    let config = try ConfigLoader.parse("", environment: ["AUGMENTER_HTTP_MODE__PATH_PREFIX": "/ext-authz"])
+    #expect(config.httpModePathPrefix == "/ext-authz")
+    let found = problems("", environment: ["AUGMENTER_HTTP_MODE__PATH_PREFIX": "nope/"])
+    #expect(found.map(\.keyPath) == ["http_mode.path_prefix"])
+    #expect(found.first?.message.contains("AUGMENTER_HTTP_MODE__PATH_PREFIX") == true)
+  }
+
   struct Case: Sendable, CustomTestStringConvertible {
     var name: String
     var yaml: String

@@ -234,8 +234,8 @@ public enum ConfigLoader {
         }
         entries.set(top, .scalar(value))
         collector.origins[top] = .environment(variable)
-      } else if top == "grpc" || top == "http2" {
-        let known = top == "grpc" ? ConfigSchema.grpc : ConfigSchema.http2
+      } else if top == "grpc" || top == "http2" || top == "http_mode" {
+        let known = top == "grpc" ? ConfigSchema.grpc : top == "http2" ? ConfigSchema.http2 : ConfigSchema.httpMode
         guard segments.count == 2 else {
           problem("expected \(prefix)\(top.uppercased())__<KEY> with a key among \(known.joined(separator: ", "))")
           continue

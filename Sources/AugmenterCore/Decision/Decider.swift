@@ -21,7 +21,8 @@ public struct LocalAnswer: Sendable, Hashable {
 
 /// What a check gets.
 public enum Decision: Sendable, Hashable {
-  /// Forward the request with these headers added (one entry per name).
+  /// Forward the request with these header changes (one entry per name; each `set`, `append`
+  /// onto a header the request has, or `remove`).
   case allow(headers: [HeaderField])
   /// Answer locally instead of forwarding.
   case deny(LocalAnswer)

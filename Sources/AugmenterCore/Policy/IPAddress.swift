@@ -35,17 +35,20 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     if string.utf8.contains(UInt8(ascii: ":")) {
       var raw = in6_addr()
       guard inet_pton(AF_INET6, string, &raw) == 1 else { return nil }
-      let bytes = withUnsafeBytes(of: &raw) { Array($0) }
-      var high: UInt64 = 0
-      var low: UInt64 = 0
-      for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
-      for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
-      return IPAddress(high: high, low: low)
+      // Network byte order, read in place (no copy: this runs on the hot path).
+      return withUnsafeBytes(of: &raw) { bytes in
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        return IPAddress(high: high, low: low)
+      }
     }
     var raw = in_addr()
     guard inet_pton(AF_INET, string, &raw) == 1 else { return nil }
-    let bytes = withUnsafeBytes(of: &raw) { Array($0) }
-    let v4 = UInt64(bytes[0]) << 24 | UInt64(bytes[1]) << 16 | UInt64(bytes[2]) << 8 | UInt64(bytes[3])
+    let v4 = withUnsafeBytes(of: &raw) { bytes in
+      UInt64(bytes[0]) << 24 | UInt64(bytes[1]) << 16 | UInt64(bytes[2]) << 8 | UInt64(bytes[3])
+    }
     return IPAddress(high: mappedHigh, low: mappedLowPrefix | v4)
   }
 
