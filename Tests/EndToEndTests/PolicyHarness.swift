@@ -4,22 +4,25 @@ import Testing
 /// The two ways Envoy calls Augmenter, each with its Envoy file in `envoy/`.
 enum PolicyMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
   case grpc
+  /// HTTP mode, HTTP/1.1 from Envoy to Augmenter.
   case http
+  /// HTTP mode, h2c from Envoy to Augmenter.
+  case httpH2C = "http-h2c"
 
   /// The Envoy configuration the policy tests run this mode with.
   var envoyConfig: String {
     switch self {
     case .grpc: "ext-authz-grpc.yaml"
     case .http: "policy-http.yaml"
+    case .httpH2C: "policy-http-h2c.yaml"
     }
   }
 
+  var isHTTP: Bool { self != .grpc }
+
   /// What Augmenter's configuration needs for this mode (HTTP mode: Envoy's path_prefix).
   var augmenterYAML: String {
-    switch self {
-    case .grpc: ""
-    case .http: "http_mode: {path_prefix: /ext-authz}\n"
-    }
+    isHTTP ? "http_mode: {path_prefix: /ext-authz}\n" : ""
   }
 
   var testDescription: String { rawValue }
@@ -140,6 +143,19 @@ struct PolicyStack: Sendable {
     let uri = "\(path)\(path.contains("?") ? "&" : "?")n=\(UUID().uuidString.prefix(8))"
     let response = try await envoy.send(path: uri, headers: headers)
     return (response, upstream.request(uri: uri), uri)
+  }
+
+  /// Envoy's connection counters for the `augmenter` cluster: (HTTP/1.1, HTTP/2) connections
+  /// opened, which show the mode's protocol really carried the checks.
+  func augmenterConnections() async throws -> (http1: Int, http2: Int) {
+    let stats = try await HTTP1Client.get(port: envoy.adminPort, path: "/stats?filter=%5Ecluster%5C.augmenter%5C.upstream_cx_http")
+    func value(_ name: String) -> Int {
+      for line in stats.text.split(separator: "\n") where line.hasPrefix("cluster.augmenter.\(name): ") {
+        return Int(line.split(separator: " ").last ?? "") ?? -1
+      }
+      return -1
+    }
+    return (value("upstream_cx_http1_total"), value("upstream_cx_http2_total"))
   }
 
   /// The authority the client sends (HTTP1Client writes `host: 127.0.0.1:<listener port>`).

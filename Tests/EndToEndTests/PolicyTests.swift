@@ -116,19 +116,30 @@ extension EndToEnd {
     func rateLimit(mode: PolicyMode) async throws {
       try await withTestScope("rateLimit-\(mode)") { scope in
         let stack = try await PolicyStack.start(scope: scope, mode: mode, policy: PolicyRecipe.rateLimit)
+        // "At once" means within 1/rate (100 ms): later, a token comes back and an 11th may pass.
+        // A burst that took longer (a busy machine) proves nothing either way, so it is repeated
+        // once the bucket is full again; the assertions are on the first burst that was quick.
         let clock = ContinuousClock()
-        let started = clock.now
-        let responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
-          for _ in 0..<11 {
-            group.addTask { try await stack.send("/limited/x").response }
+        var responses: [HTTPResponse] = []
+        var elapsed = Duration.zero
+        for attempt in 1...4 {
+          if attempt > 1 { try await Task.sleep(for: .milliseconds(1100)) }
+          let started = clock.now
+          responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
+            for _ in 0..<11 {
+              group.addTask { try await stack.send("/limited/x").response }
+            }
+            var all: [HTTPResponse] = []
+            for try await response in group { all.append(response) }
+            return all
           }
-          var all: [HTTPResponse] = []
-          for try await response in group { all.append(response) }
-          return all
+          elapsed = clock.now - started
+          if elapsed < .milliseconds(100) { break }
+          print("rateLimit-\(mode): burst \(attempt) took \(elapsed) (statuses \(responses.map(\.status))); repeating")
         }
-        let elapsed = clock.now - started
         let limited = responses.filter { $0.status == 429 }
         let passed = responses.filter { $0.status == 200 }.count
+        #expect(elapsed < .milliseconds(100), "no burst of 11 requests completed within 100 ms")
         #expect(passed == 10, "\(responses.map(\.status)) in \(elapsed)")
         #expect(limited.count == 1, "11 requests sent at once (they took \(elapsed)): \(responses.map(\.status))")
         if let answer = limited.first {
@@ -163,17 +174,16 @@ extension EndToEnd {
         let (closed, closedReceived, _) = try await stack.send("/closed/1")
         #expect(closed.status == 503, "\(closed)")
         #expect(closedReceived == nil, "fail-closed must not reach the upstream")
-        switch mode {
-        case .grpc:
+        if mode.isHTTP {
+          // HTTP mode: a 5xx from the check is an error to Envoy; the client gets
+          // status_on_error (503), not Augmenter's body (README, "What HTTP mode cannot express").
+          #expect(closed.header("content-type") != "application/problem+json")
+        } else {
           // gRPC mode: Augmenter's denied_response reaches the client as is.
           let problem = try closed.policyProblem(status: 503)
           #expect(problem["type"] as? String == "https://errors.example/headers-unavailable")
           #expect(problem["title"] as? String == "Headers unavailable")
           #expect(problem["detail"] as? String == "required header provider(s) unavailable: sidecar")
-        case .http:
-          // HTTP mode: a 5xx from the check is an error to Envoy; the client gets
-          // status_on_error (503), not Augmenter's body (README, "What HTTP mode cannot express").
-          #expect(closed.header("content-type") != "application/problem+json")
         }
 
         // The provider recovers: the fail-closed route passes with its headers.
@@ -248,6 +258,14 @@ extension EndToEnd {
         #expect(without.values("x-append") == ["a"], "append onto an absent header adds it")
         #expect(without.values("x-add") == ["n"], "add_if_absent adds an absent header")
         #expect(without.values("x-gone") == [])
+
+        // The checks went over the mode's protocol.
+        let (http1, http2) = try await stack.augmenterConnections()
+        if mode == .http {
+          #expect(http1 >= 1 && http2 == 0, "HTTP/1.1 to Augmenter expected: http1 \(http1), http2 \(http2)")
+        } else {
+          #expect(http2 >= 1 && http1 == 0, "HTTP/2 to Augmenter expected: http1 \(http1), http2 \(http2)")
+        }
       }
     }
 
