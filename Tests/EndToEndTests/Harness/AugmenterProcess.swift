@@ -19,6 +19,8 @@ struct AugmenterConfig: Sendable {
   var onUnavailable = "deny"
   var shutdownGracePeriod = "10s"
   var logLevel = "debug"
+  /// `idle_timeout` (an HTTP/1.1 connection silent this long is closed); nil leaves the server's default.
+  var idleTimeout: String?
 
   func yaml(checkPort: Int, adminPort: Int) -> String {
     var lines = [
@@ -29,6 +31,7 @@ struct AugmenterConfig: Sendable {
       "on_unavailable: \(onUnavailable)",
       "shutdown_grace_period: \(shutdownGracePeriod)",
     ]
+    if let idleTimeout { lines.append("idle_timeout: \(idleTimeout)") }
     if !staticHeaders.isEmpty {
       lines.append("headers:")
       for (name, value) in staticHeaders.sorted(by: { $0.key < $1.key }) {

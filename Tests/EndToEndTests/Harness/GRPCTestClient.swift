@@ -305,3 +305,36 @@ private final class StreamCollector: ChannelInboundHandler {
     promise.succeed(response)
   }
 }
+
+extension GRPCTestClient {
+  /// Opens a server-streaming call (e.g. `grpc.health.v1.Health/Watch`): sends the request headers
+  /// and `body` with END_STREAM, and returns at once; the response frames reach the returned
+  /// ``GRPCServerStream`` as they arrive (``unary(path:body:contentType:extraHeaders:timeout:)``
+  /// only returns once the stream has ended).
+  func openServerStream(path: String, body: [UInt8], extraHeaders: [HeaderField] = []) async throws -> GRPCServerStream {
+    let frames = GRPCServerStreamFrames()
+    let streamPromise = channel.eventLoop.makePromise(of: (any Channel).self)
+    let multiplexer = self.multiplexer
+    channel.eventLoop.execute {
+      multiplexer.value.createStreamChannel(promise: streamPromise) { stream in
+        stream.eventLoop.makeCompletedFuture {
+          try stream.pipeline.syncOperations.addHandler(GRPCServerStreamHandler(frames: frames))
+        }
+      }
+    }
+    let stream = try await streamPromise.futureResult.get()
+    var headers = HPACKHeaders()
+    headers.add(name: ":method", value: "POST")
+    headers.add(name: ":scheme", value: "http")
+    headers.add(name: ":path", value: path)
+    headers.add(name: ":authority", value: "127.0.0.1:\(port)")
+    headers.add(name: "content-type", value: "application/grpc")
+    headers.add(name: "te", value: "trailers")
+    for field in extraHeaders { headers.add(name: field.name, value: field.value) }
+    try await stream.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: false))).get()
+    try await stream.writeAndFlush(
+      HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(bytes: body)), endStream: true))
+    ).get()
+    return GRPCServerStream(stream: stream, frames: frames)
+  }
+}
