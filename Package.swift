@@ -114,6 +114,23 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // Test-only: interposes malloc & co. in the test executable to count allocations per check.
+    .target(
+      name: "CAllocationCounter",
+      path: "Tests/CAllocationCounter"
+    ),
+    .testTarget(
+      name: "AllocationTests",
+      dependencies: [
+        "CAllocationCounter", "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "DeploymentTests",
       swiftSettings: swiftSettings
