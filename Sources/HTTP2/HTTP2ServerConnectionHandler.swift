@@ -63,9 +63,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard let session = self.session, !self.closing else { return }
     let bytes = Self.unwrapInboundIn(data)
-    let events: [NGHTTP2SessionEvent]
     do {
-      events = try session.receive(bytes)
+      try session.receive(bytes)
     } catch {
       // Bad preface or a fatal library error: flush what nghttp2 queued (its GOAWAY), then close.
       context.fireErrorCaught(error)
@@ -74,7 +73,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       return
     }
     let allocator = context.channel.allocator
-    for event in events {
+    defer { session.clearEvents() }
+    for event in session.events {
       let response: HTTP2Response
       let streamID: Int32
       switch event {

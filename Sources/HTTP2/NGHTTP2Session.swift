@@ -31,15 +31,16 @@ final class NGHTTP2Session {
     var headComplete = false
     var requestEnded = false
     var oversized = false
-    var body: ByteBuffer
+    /// Request body so far: usually a zero-copy slice of the read buffer it arrived in.
+    var body: ByteBuffer?
     // Response side, consumed by the data read callback.
     var responseBody: ByteBuffer?
     var responseTrailers: [HTTP2Header]?
     /// A server-streaming body: the data source defers instead of ending while no trailers are set.
     var streaming = false
 
-    init(body: ByteBuffer) {
-      self.body = body
+    init() {
+      self.headers.reserveCapacity(12)
     }
 
     func makeHead(streamID: Int32) -> HTTP2RequestHead {
@@ -58,7 +59,13 @@ final class NGHTTP2Session {
   private let settings: HTTP2Settings
   private let allocator: ByteBufferAllocator
   private var streams: [Int32: Stream] = [:]
-  private var events: [NGHTTP2SessionEvent] = []
+  /// Events of the last `receive`, read by the handler, then cleared (capacity kept).
+  private(set) var events: [NGHTTP2SessionEvent] = []
+  /// The buffer being fed to `mem_recv` right now and its base address: DATA chunks inside it are
+  /// sliced rather than copied.
+  private var input: ByteBuffer?
+  private var inputBase: UnsafeRawPointer?
+  private let emptyBody: ByteBuffer
   private var closedStreamingStreams: [Int32] = []
   /// Request body bytes held across all streams (bounded by `maxBufferedBytesPerConnection`).
   private var bufferedBytes = 0
@@ -69,6 +76,7 @@ final class NGHTTP2Session {
   init(settings: HTTP2Settings, allocator: ByteBufferAllocator) throws(HTTP2Error) {
     self.settings = settings
     self.allocator = allocator
+    self.emptyBody = allocator.buffer(capacity: 0)
 
     var callbacks: OpaquePointer?
     try Self.check(nghttp2_session_callbacks_new(&callbacks), "nghttp2_session_callbacks_new")
@@ -138,9 +146,16 @@ final class NGHTTP2Session {
   // MARK: - Driving the session
 
   /// Feeds received bytes; returns the requests that completed (or overflowed) meanwhile.
-  func receive(_ buffer: ByteBuffer) throws(HTTP2Error) -> [NGHTTP2SessionEvent] {
+  /// The requests that completed (or overflowed) are then in `events`, until `clearEvents()`.
+  func receive(_ buffer: ByteBuffer) throws(HTTP2Error) {
+    self.input = buffer
+    defer {
+      self.input = nil
+      self.inputBase = nil
+    }
     let result = buffer.withUnsafeReadableBytes { bytes -> Int in
       guard let base = bytes.baseAddress else { return 0 }
+      self.inputBase = base
       return nghttp2_session_mem_recv(
         self.session,
         base.assumingMemoryBound(to: UInt8.self),
@@ -151,8 +166,11 @@ final class NGHTTP2Session {
       self.events.removeAll()
       throw Self.error(Int32(truncatingIfNeeded: result), "nghttp2_session_mem_recv")
     }
-    defer { self.events.removeAll(keepingCapacity: true) }
-    return self.events
+  }
+
+  /// Forgets the events of the last `receive` (keeping the array's storage).
+  func clearEvents() {
+    self.events.removeAll(keepingCapacity: true)
   }
 
   /// Appends every frame nghttp2 has ready to `buffer`.
@@ -197,17 +215,14 @@ final class NGHTTP2Session {
   /// Queues a response on a stream. A stream the client already reset is silently skipped.
   func submit(_ response: HTTP2Response, streamID: Int32) throws(HTTP2Error) {
     guard let stream = self.streams[streamID] else { return }
-    var fields: [HTTP2Header] = []
-    fields.reserveCapacity(response.headers.count + 1)
-    fields.append(HTTP2Header(":status", String(response.status)))
-    fields.append(contentsOf: response.headers)
-
+    let fields = response.headers
+    let status = response.status
     let hasBody = (response.body?.readableBytes ?? 0) > 0
     if response.stream != nil {
       stream.streaming = true
       var provider = nghttp2_data_provider()
       provider.read_callback = readResponseData
-      let rv = Self.withNameValues(fields) { nva, count in
+      let rv = Self.withNameValues(status: status, fields) { nva, count in
         nghttp2_submit_response(self.session, streamID, nva, count, &provider)
       }
       try Self.check(rv, "nghttp2_submit_response")
@@ -216,12 +231,12 @@ final class NGHTTP2Session {
       stream.responseTrailers = response.trailers
       var provider = nghttp2_data_provider()
       provider.read_callback = readResponseData
-      let rv = Self.withNameValues(fields) { nva, count in
+      let rv = Self.withNameValues(status: status, fields) { nva, count in
         nghttp2_submit_response(self.session, streamID, nva, count, &provider)
       }
       try Self.check(rv, "nghttp2_submit_response")
     } else {
-      let rv = Self.withNameValues(fields) { nva, count in
+      let rv = Self.withNameValues(status: status, fields) { nva, count in
         nghttp2_submit_response(self.session, streamID, nva, count, nil)
       }
       try Self.check(rv, "nghttp2_submit_response")
@@ -260,7 +275,7 @@ final class NGHTTP2Session {
 
   fileprivate func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     guard isRequest else { return 0 }
-    self.streams[streamID] = Stream(body: self.allocator.buffer(capacity: 0))
+    self.streams[streamID] = Stream()
     return 0
   }
 
@@ -275,9 +290,9 @@ final class NGHTTP2Session {
       // Resets just this stream; the connection continues.
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
-    let valueString = String(decoding: value, as: UTF8.self)
+    let valueString = CommonHeaderStrings.string(value)
     if name.first == UInt8(ascii: ":") {
-      switch String(decoding: name, as: UTF8.self) {
+      switch CommonHeaderStrings.string(name) {
       case ":method": stream.method = valueString
       case ":path": stream.path = valueString
       case ":authority": stream.authority = valueString
@@ -285,7 +300,7 @@ final class NGHTTP2Session {
       default: break
       }
     } else {
-      let nameString = String(decoding: name, as: UTF8.self)
+      let nameString = CommonHeaderStrings.string(name)
       if nameString == "host" { stream.host = valueString }
       stream.headers.append(HTTP2Header(nameString, valueString))
     }
@@ -302,33 +317,47 @@ final class NGHTTP2Session {
     else { return 0 }
     stream.requestEnded = true
     guard !stream.oversized else { return 0 }
-    let body = stream.body
+    let body = stream.body ?? self.emptyBody
     self.bufferedBytes -= body.readableBytes
-    stream.body = self.allocator.buffer(capacity: 0)
+    stream.body = nil
     self.events.append(.request(HTTP2Request(head: stream.makeHead(streamID: streamID), body: body)))
     return 0
   }
 
   fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
     guard let stream = self.streams[streamID], !stream.oversized else { return 0 }
-    if stream.body.readableBytes + bytes.count > self.settings.maxRequestBodyBytes
+    let held = stream.body?.readableBytes ?? 0
+    if held + bytes.count > self.settings.maxRequestBodyBytes
       || self.bufferedBytes + bytes.count > self.settings.maxBufferedBytesPerConnection
     {
       stream.oversized = true
-      self.bufferedBytes -= stream.body.readableBytes
-      stream.body = self.allocator.buffer(capacity: 0)
+      self.bufferedBytes -= held
+      stream.body = nil
       self.events.append(.oversized(stream.makeHead(streamID: streamID)))
       return 0
     }
-    stream.body.writeBytes(UnsafeRawBufferPointer(bytes))
     self.bufferedBytes += bytes.count
+    if stream.body == nil, let input = self.input, let inputBase = self.inputBase, let start = bytes.baseAddress {
+      // The common case, a body in one DATA frame: keep a slice of the read buffer, no copy.
+      let offset = UnsafeRawPointer(start) - inputBase
+      if offset >= 0, offset + bytes.count <= input.readableBytes,
+        let slice = input.getSlice(at: input.readerIndex + offset, length: bytes.count)
+      {
+        stream.body = slice
+        return 0
+      }
+    }
+    if stream.body == nil {
+      stream.body = self.allocator.buffer(capacity: bytes.count)
+    }
+    stream.body!.writeBytes(UnsafeRawBufferPointer(bytes))
     return 0
   }
 
   fileprivate func streamClosed(streamID: Int32) -> Int32 {
     if let stream = self.streams.removeValue(forKey: streamID) {
       // A stream reset mid-request leaves its partial body behind: give the budget back.
-      self.bufferedBytes -= stream.body.readableBytes
+      self.bufferedBytes -= stream.body?.readableBytes ?? 0
       if stream.streaming {
         self.closedStreamingStreams.append(streamID)
       }
@@ -376,7 +405,7 @@ final class NGHTTP2Session {
       if let trailers = stream.responseTrailers {
         flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
         stream.responseTrailers = nil
-        let rv = Self.withNameValues(trailers) { nva, count in
+        let rv = Self.withNameValues(status: nil, trailers) { nva, count in
           nghttp2_submit_trailer(self.session, streamID, nva, count)
         }
         if rv != 0 { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
@@ -387,39 +416,61 @@ final class NGHTTP2Session {
 
   // MARK: - Helpers
 
-  /// Runs `body` with an `nghttp2_nv` array for `fields` (names lower-cased; nghttp2 copies them).
+  /// Runs `body` with an `nghttp2_nv` array for `:status` (if given) and `fields`, names
+  /// lower-cased. Both live in stack-allocated temporary storage: nghttp2 copies them.
   private static func withNameValues<R>(
+    status: Int?,
     _ fields: [HTTP2Header],
     _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R
   ) -> R {
-    var storage: [UInt8] = []
-    storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-    var spans: [(Int, Int, Int, Int)] = []
-    spans.reserveCapacity(fields.count)
+    var byteCount = 16  // room for ":status" and its value
     for field in fields {
-      let nameStart = storage.count
-      for byte in field.name.utf8 {
-        // HTTP/2 field names are lower-case (RFC 9113 §8.2.1).
-        storage.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
-      }
-      let valueStart = storage.count
-      storage.append(contentsOf: field.value.utf8)
-      spans.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+      byteCount += field.name.utf8.count + field.value.utf8.count
     }
-    if storage.isEmpty { storage.append(0) }  // a valid base address even for no fields
-    return storage.withUnsafeMutableBufferPointer { bytes in
-      let base = bytes.baseAddress!
-      var nva: [nghttp2_nv] = spans.map { span in
-        nghttp2_nv(
-          name: base + span.0,
-          value: base + span.2,
-          namelen: span.1,
-          valuelen: span.3,
-          flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
-        )
+    let count = fields.count + (status == nil ? 0 : 1)
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { storage in
+      withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(count, 1)) { nva in
+        var used = 0
+        var index = 0
+        if let status {
+          Self.appendField(":status".utf8, String(status).utf8, storage, &used, nva, &index)
+        }
+        for field in fields {
+          Self.appendField(field.name.utf8, field.value.utf8, storage, &used, nva, &index)
+        }
+        return body(UnsafePointer(nva.baseAddress), count)
       }
-      return nva.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress), $0.count) }
     }
+  }
+
+  /// Copies one field into `storage` at `used` and describes it in `nva[index]`.
+  private static func appendField(
+    _ name: String.UTF8View,
+    _ value: String.UTF8View,
+    _ storage: UnsafeMutableBufferPointer<UInt8>,
+    _ used: inout Int,
+    _ nva: UnsafeMutableBufferPointer<nghttp2_nv>,
+    _ index: inout Int
+  ) {
+    let nameStart = used
+    for byte in name {
+      // HTTP/2 field names are lower-case (RFC 9113 §8.2.1).
+      storage[used] = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+      used += 1
+    }
+    let valueStart = used
+    for byte in value {
+      storage[used] = byte
+      used += 1
+    }
+    nva[index] = nghttp2_nv(
+      name: storage.baseAddress! + nameStart,
+      value: storage.baseAddress! + valueStart,
+      namelen: valueStart - nameStart,
+      valuelen: used - valueStart,
+      flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+    )
+    index += 1
   }
 
   private static func check(_ rv: Int32, _ call: String) throws(HTTP2Error) {

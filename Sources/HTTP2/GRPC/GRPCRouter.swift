@@ -114,9 +114,9 @@ public struct GRPCRouter: HTTP2RequestResponder {
       GRPCMessageFramer.write(reply, into: &body)
       return HTTP2Response(
         status: 200,
-        headers: [HTTP2Header("content-type", "application/grpc")],
+        headers: Self.grpcResponseHeaders,
         body: body,
-        trailers: [HTTP2Header("grpc-status", "0")]
+        trailers: Self.okTrailers
       )
     } catch {
       return Self.trailersOnly(error)
@@ -140,6 +140,10 @@ public struct GRPCRouter: HTTP2RequestResponder {
       body: allocator.buffer(string: "request body too large\n")
     )
   }
+
+  // Shared arrays: every successful call sends exactly these.
+  private static let grpcResponseHeaders = [HTTP2Header("content-type", "application/grpc")]
+  private static let okTrailers = [HTTP2Header("grpc-status", "0")]
 
   /// Trailers carrying a status.
   static func statusTrailers(_ status: GRPCStatus) -> [HTTP2Header] {
