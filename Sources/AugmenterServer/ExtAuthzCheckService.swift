@@ -8,6 +8,7 @@ import Foundation
 public import HTTP2
 public import NIOCore
 import SwiftProtobuf
+import Synchronization
 
 /// Translates `envoy.service.auth.v3.Authorization/Check` to and from the core decision.
 ///
@@ -19,11 +20,28 @@ public struct ExtAuthzCheckService: Sendable {
 
   private let decider: Decider
   private let clock: any AugmenterClock
+  private let lastResponse = LastResponse()
 
   /// Creates the service over a decider and the clock its snapshots are stamped with.
   public init(decider: Decider, clock: any AugmenterClock) {
     self.decider = decider
     self.clock = clock
+  }
+
+  /// The last decision and its encoding: consecutive checks mostly get the same answer (the same
+  /// headers until a snapshot changes), so they reuse the bytes instead of building and
+  /// serializing a CheckResponse each time. The lock covers only copying the pair.
+  final class LastResponse: Sendable {
+    private let pair = Mutex<(Decision, [UInt8])?>(nil)
+
+    func bytes(for decision: Decision) throws -> [UInt8] {
+      if let (cached, bytes) = self.pair.withLock({ $0 }), cached == decision {
+        return bytes
+      }
+      let bytes: [UInt8] = try ExtAuthzCheckService.response(for: decision).serializedBytes()
+      self.pair.withLock { $0 = (decision, bytes) }
+      return bytes
+    }
   }
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
@@ -40,7 +58,7 @@ public struct ExtAuthzCheckService: Sendable {
     let attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
-      return try Self.response(for: decision).serializedBytes()
+      return try self.lastResponse.bytes(for: decision)
     } catch {
       throw GRPCStatus(.internal, "could not encode CheckResponse: \(error)")
     }
