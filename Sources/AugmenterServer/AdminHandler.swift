@@ -99,20 +99,8 @@ final class AdminHandler: ChannelInboundHandler {
       let (status, contentType, body) = self.state.respond(method: head.method, uri: head.uri)
       var headers = HTTPHeaders()
       headers.add(name: "content-type", value: contentType)
-      headers.add(name: "content-length", value: String(body.utf8.count))
       headers.add(name: "cache-control", value: "no-store")
-      let keepAlive = head.isKeepAlive
-      if !keepAlive { headers.add(name: "connection", value: "close") }
-      context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-      if head.method != .HEAD {
-        context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-      }
-      if keepAlive {
-        context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
-      } else {
-        let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-      }
+      HTTP1Response.write(status: status, headers: headers, body: body, for: head, keepAlive: head.isKeepAlive, context: context)
     }
   }
 }

@@ -71,22 +71,15 @@ final class HTTP1CheckHandler: ChannelInboundHandler {
     for field in answer.headers {
       headers.add(name: field.name, value: field.value)
     }
-    headers.add(name: "content-length", value: String(answer.body.utf8.count))
     let keepAlive = request.isKeepAlive && self.bodyBytes <= self.maxBodyBytes && !self.draining
-    if !keepAlive {
-      headers.add(name: "connection", value: "close")
-    }
-    let status = HTTPResponseStatus(statusCode: answer.status)
-    context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-    if !answer.body.isEmpty, request.method != .HEAD {
-      context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body)))), promise: nil)
-    }
-    if keepAlive {
-      context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
-    } else {
-      let channel = context.channel
-      context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-    }
+    HTTP1Response.write(
+      status: HTTPResponseStatus(statusCode: answer.status),
+      headers: headers,
+      body: answer.body,
+      for: request,
+      keepAlive: keepAlive,
+      context: context
+    )
   }
 }
 
