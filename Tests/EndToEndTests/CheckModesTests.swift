@@ -32,6 +32,8 @@ struct CheckScenario: Sendable, CustomTestStringConvertible {
     case denied503
   }
 
+  /// Short, for log directories.
+  var id: String
   var name: String
   var provider: ProviderAnswer
   /// The provider never answers with usable headers: the test waits for a failed fetch, not readiness.
@@ -48,6 +50,7 @@ struct CheckScenario: Sendable, CustomTestStringConvertible {
 
   static let table: [CheckScenario] = [
     CheckScenario(
+      id: "allow",
       name: "allow: provider and static headers reach the upstream",
       provider: .headers(["authorization": providerToken, "x-tenant": "acme"]),
       providerUsable: true,
@@ -58,6 +61,7 @@ struct CheckScenario: Sendable, CustomTestStringConvertible {
         "authorization": [providerToken], "x-tenant": ["acme"], "x-static": ["static-1"], "x-client": ["keep-me"],
       ])),
     CheckScenario(
+      id: "unavailable-deny",
       name: "provider unavailable, on_unavailable deny: the client gets 503",
       provider: .raw(status: 503, "provider down", contentType: "text/plain"),
       providerUsable: false,
@@ -66,6 +70,7 @@ struct CheckScenario: Sendable, CustomTestStringConvertible {
       clientHeaders: [HeaderField("x-request-id", requestID)],
       outcome: .denied503),
     CheckScenario(
+      id: "unavailable-allow",
       name: "provider unavailable, on_unavailable allow: passes with the static headers only",
       provider: .raw(status: 503, "provider down", contentType: "text/plain"),
       providerUsable: false,
@@ -76,6 +81,7 @@ struct CheckScenario: Sendable, CustomTestStringConvertible {
         "authorization": [], "x-tenant": [], "x-static": ["static-1"], "x-client": ["keep-me"],
       ])),
     CheckScenario(
+      id: "client-sent-replaced",
       name: "client-sent values of injected headers are replaced: exactly one value at the upstream",
       provider: .headers(["authorization": providerToken, "x-tenant": "acme"]),
       providerUsable: true,
@@ -100,7 +106,7 @@ extension EndToEnd {
   struct CheckModes {
     @Test("scenario through Envoy", arguments: CheckMode.allCases, CheckScenario.table)
     func scenario(mode: CheckMode, scenario: CheckScenario) async throws {
-      try await withTestScope("checkModes-\(mode.rawValue)-\(scenario.name.prefix(20))") { scope in
+      try await withTestScope("checkModes-\(mode.rawValue)-\(scenario.id)") { scope in
         let provider = try await TestProvider.start(scope: scope, answer: scenario.provider)
         let upstream = try await EchoUpstream.start(scope: scope)
         var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
