@@ -45,11 +45,11 @@ public struct AdminState: Sendable {
       if self.isDraining() {
         return (.serviceUnavailable, "text/plain; charset=utf-8", "not ready: shutting down\n")
       }
-      let unusable = self.registry.states.filter { $0.config.required && $0.usableHeaders(at: now) == nil }
+      let unusable = self.registry.unavailableRequiredProviders(at: now)
       if unusable.isEmpty {
         return (.ok, "text/plain; charset=utf-8", "ready\n")
       }
-      let names = unusable.map(\.config.name).joined(separator: ", ")
+      let names = unusable.joined(separator: ", ")
       return (.serviceUnavailable, "text/plain; charset=utf-8", "not ready: no usable headers from \(names)\n")
     default:
       let report = StatusReport(

@@ -81,7 +81,7 @@ public final class AugmenterService: Service {
       httpModeCheck: httpModeCheck,
       adminState: adminState,
       maxHTTP1BodyBytes: self.config.grpcMaxMessageBytes,
-      idleTimeout: .nanoseconds(HTTPProviderFetcher.nanoseconds(self.config.idleTimeout)),
+      idleTimeout: TimeAmount(self.config.idleTimeout),
       logger: self.logger
     )
     let fetcher = HTTPProviderFetcher(client: httpClient)

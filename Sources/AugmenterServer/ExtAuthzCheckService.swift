@@ -46,15 +46,7 @@ public struct ExtAuthzCheckService: Sendable {
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
   public func check(_ message: ByteBuffer) throws(GRPCStatus) -> [UInt8] {
-    let request: Envoy_Service_Auth_V3_CheckRequest
-    do {
-      request = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: Array(message.readableBytesView))
-    } catch {
-      throw GRPCStatus(
-        .invalidArgument,
-        "request is not a valid envoy.service.auth.v3.CheckRequest: \(error)"
-      )
-    }
+    let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
     let attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {

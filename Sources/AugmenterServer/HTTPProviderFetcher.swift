@@ -47,7 +47,7 @@ public struct HTTPProviderFetcher: ProviderFetcher {
       }
       request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(token)")
     }
-    let timeout = TimeAmount.nanoseconds(Self.nanoseconds(provider.timeout))
+    let timeout = TimeAmount(provider.timeout)
     let response: HTTPClientResponse
     do {
       response = try await self.client.execute(request, timeout: timeout)
@@ -64,10 +64,5 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     } catch {
       throw FetchError(description: "reading the answer failed: \(error)")
     }
-  }
-
-  static func nanoseconds(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
   }
 }

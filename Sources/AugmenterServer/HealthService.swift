@@ -34,23 +34,20 @@ public struct HealthService: Sendable {
   /// and the stream stays open, as the health-checking protocol asks.
   public func watch(_ message: ByteBuffer, writer: GRPCServerStreamWriter) {
     let request: Grpc_Health_V1_HealthCheckRequest
-    do {
-      request = try Grpc_Health_V1_HealthCheckRequest(serializedBytes: Array(message.readableBytesView))
+    do throws(GRPCStatus) {
+      request = try Grpc_Health_V1_HealthCheckRequest(grpcRequest: message)
     } catch {
-      writer.finish(GRPCStatus(.invalidArgument, "request is not a valid grpc.health.v1.HealthCheckRequest: \(error)"))
+      writer.finish(error)
       return
     }
     let known = Self.knownServices.contains(request.service)
-    let isServing = self.isServing
-    let last = NIOLoopBoundBox<Grpc_Health_V1_HealthCheckResponse.ServingStatus?>(nil, eventLoop: writer.eventLoop)
-    let send = { (status: Grpc_Health_V1_HealthCheckResponse.ServingStatus) in
+    let last = NIOLoopBoundBox<ServingStatus?>(nil, eventLoop: writer.eventLoop)
+    let send = { (status: ServingStatus) in
       guard last.value != status else { return }
       last.value = status
-      var response = Grpc_Health_V1_HealthCheckResponse()
-      response.status = status
-      writer.send((try? response.serializedBytes()) ?? [])
+      writer.send(Self.encode(status))
     }
-    let current = { known ? (isServing() ? .serving : .notServing) : Grpc_Health_V1_HealthCheckResponse.ServingStatus.serviceUnknown }
+    let current = { known ? self.servingStatus() : .serviceUnknown }
     send(current())
     let poll = writer.eventLoop.scheduleRepeatedTask(initialDelay: self.watchInterval, delay: self.watchInterval) { _ in
       send(current())
@@ -64,21 +61,24 @@ public struct HealthService: Sendable {
 
   /// Handles one serialized HealthCheckRequest.
   public func check(_ message: ByteBuffer) throws(GRPCStatus) -> [UInt8] {
-    let request: Grpc_Health_V1_HealthCheckRequest
-    do {
-      request = try Grpc_Health_V1_HealthCheckRequest(serializedBytes: Array(message.readableBytesView))
-    } catch {
-      throw GRPCStatus(.invalidArgument, "request is not a valid grpc.health.v1.HealthCheckRequest: \(error)")
-    }
+    let request = try Grpc_Health_V1_HealthCheckRequest(grpcRequest: message)
     guard Self.knownServices.contains(request.service) else {
       throw GRPCStatus(.notFound, "unknown service \"\(request.service)\"")
     }
+    return Self.encode(self.servingStatus())
+  }
+
+  typealias ServingStatus = Grpc_Health_V1_HealthCheckResponse.ServingStatus
+
+  /// SERVING while ready, NOT_SERVING otherwise (both Check and Watch).
+  private func servingStatus() -> ServingStatus {
+    self.isServing() ? .serving : .notServing
+  }
+
+  /// A HealthCheckResponse carrying `status`. Encoding a one-enum message cannot fail.
+  private static func encode(_ status: ServingStatus) -> [UInt8] {
     var response = Grpc_Health_V1_HealthCheckResponse()
-    response.status = self.isServing() ? .serving : .notServing
-    do {
-      return try response.serializedBytes()
-    } catch {
-      throw GRPCStatus(.internal, "could not encode HealthCheckResponse: \(error)")
-    }
+    response.status = status
+    return (try? response.serializedBytes()) ?? []
   }
 }

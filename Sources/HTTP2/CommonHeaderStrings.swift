@@ -2,7 +2,11 @@
 // Augmenter — reusing the strings Envoy sends on every check instead of allocating them.
 //===----------------------------------------------------------------------===//
 
-import Foundation  // memcmp
+#if canImport(Glibc)
+import Glibc  // memcmp
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Swift stores strings of up to 15 UTF-8 bytes inline; longer ones allocate. The longer names
 /// and values that arrive on every gRPC check are matched here (length, then memcmp) and shared.

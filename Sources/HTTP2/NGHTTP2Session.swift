@@ -69,7 +69,7 @@ final class NGHTTP2Session {
   private var closedStreamingStreams: [Int32] = []
   /// Request body bytes held across all streams (bounded by `maxBufferedBytesPerConnection`).
   private var bufferedBytes = 0
-  /// Set when a callback hit a bug-level condition; reported after `mem_recv` returns.
+  /// Our graceful GOAWAY went out already (a second shutdown request does nothing).
   private var goawaySubmitted = false
 
   /// Creates a server session and queues our SETTINGS and connection window update.

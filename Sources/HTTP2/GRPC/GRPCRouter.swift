@@ -156,14 +156,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
 
   /// A trailers-only response: one HEADERS frame with END_STREAM carrying the status.
   public static func trailersOnly(_ status: GRPCStatus) -> HTTP2Response {
-    var headers = [
-      HTTP2Header("content-type", "application/grpc"),
-      HTTP2Header("grpc-status", String(status.code.rawValue)),
-    ]
-    if !status.message.isEmpty {
-      headers.append(HTTP2Header("grpc-message", GRPCMessageEncoding.percentEncode(status.message)))
-    }
-    return HTTP2Response(status: 200, headers: headers)
+    HTTP2Response(status: 200, headers: Self.grpcResponseHeaders + Self.statusTrailers(status))
   }
 
   private static func isGRPC(_ head: HTTP2RequestHead) -> Bool {
