@@ -30,19 +30,7 @@ enum PolicyMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 /// Augmenter started with a policy the test writes as YAML (the README recipes), in front of a
 /// provider named `sidecar` the test controls.
-final class PolicyAugmenter: Sendable {
-  let checkPort: Int
-  let adminPort: Int
-  let configURL: URL
-  let process: ManagedProcess
-
-  private init(checkPort: Int, adminPort: Int, configURL: URL, process: ManagedProcess) {
-    self.checkPort = checkPort
-    self.adminPort = adminPort
-    self.configURL = configURL
-    self.process = process
-  }
-
+enum PolicyAugmenter {
   /// The file: listen/admin/log lines, the provider, then `policy` (which must not define
   /// `providers`, `listen`, `admin_listen` or `log_level`).
   static func yaml(checkPort: Int, adminPort: Int, providerURL: String?, policy: String) -> String {
@@ -66,47 +54,12 @@ final class PolicyAugmenter: Sendable {
     return text + policy
   }
 
+  /// Starts Augmenter with that file (``AugmenterProcess/start(scope:name:yaml:)``).
   static func start(scope: TestScope, providerURL: String?, policy: String, name: String = "augmenter") async throws
-    -> PolicyAugmenter
+    -> AugmenterProcess
   {
-    var attempt = 1
-    while true {
-      do {
-        return try await startOnce(
-          scope: scope, providerURL: providerURL, policy: policy, name: attempt == 1 ? name : "\(name)-attempt\(attempt)")
-      } catch let error as PortInUse where attempt < 3 {
-        print("\(name): \(error); retrying with other ports")
-        attempt += 1
-      }
-    }
-  }
-
-  private static func startOnce(scope: TestScope, providerURL: String?, policy: String, name: String) async throws
-    -> PolicyAugmenter
-  {
-    let binary = try TestEnvironment.augmenterBinary()
-    let checkPort = try FreePort.next()
-    let adminPort = try FreePort.next()
-    let configURL = scope.file("\(name).yaml")
-    try yaml(checkPort: checkPort, adminPort: adminPort, providerURL: providerURL, policy: policy)
-      .write(to: configURL, atomically: true, encoding: .utf8)
-    let process = try ManagedProcess.spawn(
-      name: name, executable: binary, arguments: ["serve", "--config", configURL.path], scope: scope,
-      killTimeout: .seconds(15))
-    let augmenter = PolicyAugmenter(checkPort: checkPort, adminPort: adminPort, configURL: configURL, process: process)
-    try await eventually("\(name) /healthz to answer 200", timeout: .seconds(30)) {
-      if let status = process.pollExit() {
-        if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
-        throw HarnessError("\(name) \(status) before it was healthy")
-      }
-      return try? await HTTP1Client.get(port: adminPort, path: "/healthz").status == 200 ? true : nil
-    }
-    return augmenter
-  }
-
-  func waitUntilReady(timeout: Duration = .seconds(15)) async throws {
-    try await eventually("augmenter /readyz to answer 200", timeout: timeout) {
-      try await HTTP1Client.get(port: adminPort, path: "/readyz").status == 200 ? true : nil
+    try await AugmenterProcess.start(scope: scope, name: name) {
+      yaml(checkPort: $0, adminPort: $1, providerURL: providerURL, policy: policy)
     }
   }
 }
@@ -115,7 +68,7 @@ final class PolicyAugmenter: Sendable {
 struct PolicyStack: Sendable {
   let provider: TestProvider
   let upstream: EchoUpstream
-  let augmenter: PolicyAugmenter
+  let augmenter: AugmenterProcess
   let envoy: EnvoyProcess
   let mode: PolicyMode
 
@@ -136,7 +89,8 @@ struct PolicyStack: Sendable {
     return PolicyStack(provider: provider, upstream: upstream, augmenter: augmenter, envoy: envoy, mode: mode)
   }
 
-  /// Sends `GET path` (made unique with a suffix unless `exact`) through Envoy.
+  /// Sends `GET path` through Envoy, made unique with an `n=` query parameter; returns the
+  /// response, what the upstream received (nil when nothing reached it) and the URI sent.
   func send(_ path: String, headers: [HeaderField] = []) async throws -> (
     response: HTTPResponse, upstream: ReceivedRequest?, uri: String
   ) {
@@ -148,14 +102,8 @@ struct PolicyStack: Sendable {
   /// Envoy's connection counters for the `augmenter` cluster: (HTTP/1.1, HTTP/2) connections
   /// opened, which show the mode's protocol really carried the checks.
   func augmenterConnections() async throws -> (http1: Int, http2: Int) {
-    let stats = try await HTTP1Client.get(port: envoy.adminPort, path: "/stats?filter=%5Ecluster%5C.augmenter%5C.upstream_cx_http")
-    func value(_ name: String) -> Int {
-      for line in stats.text.split(separator: "\n") where line.hasPrefix("cluster.augmenter.\(name): ") {
-        return Int(line.split(separator: " ").last ?? "") ?? -1
-      }
-      return -1
-    }
-    return (value("upstream_cx_http1_total"), value("upstream_cx_http2_total"))
+    let stats = try await EnvoyStats.fetch(adminPort: envoy.adminPort, filter: "^cluster\\.augmenter\\.upstream_cx_http")
+    return (stats["cluster.augmenter.upstream_cx_http1_total"] ?? -1, stats["cluster.augmenter.upstream_cx_http2_total"] ?? -1)
   }
 
   /// The authority the client sends (HTTP1Client writes `host: 127.0.0.1:<listener port>`).

@@ -62,42 +62,42 @@ struct AugmenterConfig: Sendable {
 final class AugmenterProcess: Sendable {
   let checkPort: Int
   let adminPort: Int
-  let configURL: URL
   let process: ManagedProcess
 
-  private init(checkPort: Int, adminPort: Int, configURL: URL, process: ManagedProcess) {
+  private init(checkPort: Int, adminPort: Int, process: ManagedProcess) {
     self.checkPort = checkPort
     self.adminPort = adminPort
-    self.configURL = configURL
     self.process = process
   }
 
-  /// Writes the config, starts the binary and waits until `/healthz` answers 200.
+  /// Writes `config`, starts the binary and waits until `/healthz` answers 200.
+  static func start(scope: TestScope, config: AugmenterConfig, name: String = "augmenter") async throws -> AugmenterProcess {
+    try await start(scope: scope, name: name) { config.yaml(checkPort: $0, adminPort: $1) }
+  }
+
+  /// Writes the file `yaml` renders for the chosen ports, starts the binary and waits until
+  /// `/healthz` answers 200.
   ///
   /// Ports are picked free just before the start; if another process grabbed one in between (the
   /// binary exits complaining about the address), it retries with new ports.
-  static func start(scope: TestScope, config: AugmenterConfig, name: String = "augmenter") async throws -> AugmenterProcess {
-    var attempt = 1
-    while true {
-      do {
-        return try await startOnce(scope: scope, config: config, name: attempt == 1 ? name : "\(name)-attempt\(attempt)")
-      } catch let error as PortInUse where attempt < 3 {
-        print("\(name): \(error); retrying with other ports")
-        attempt += 1
-      }
-    }
+  static func start(
+    scope: TestScope, name: String = "augmenter", yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+  ) async throws -> AugmenterProcess {
+    try await PortInUse.retrying(name) { try await startOnce(scope: scope, name: $0, yaml: yaml) }
   }
 
-  private static func startOnce(scope: TestScope, config: AugmenterConfig, name: String) async throws -> AugmenterProcess {
+  private static func startOnce(
+    scope: TestScope, name: String, yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+  ) async throws -> AugmenterProcess {
     let binary = try TestEnvironment.augmenterBinary()
     let checkPort = try FreePort.next()
     let adminPort = try FreePort.next()
     let configURL = scope.file("\(name).yaml")
-    try config.yaml(checkPort: checkPort, adminPort: adminPort).write(to: configURL, atomically: true, encoding: .utf8)
+    try yaml(checkPort, adminPort).write(to: configURL, atomically: true, encoding: .utf8)
     let process = try ManagedProcess.spawn(
       name: name, executable: binary, arguments: ["serve", "--config", configURL.path], scope: scope,
       killTimeout: .seconds(15))
-    let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, configURL: configURL, process: process)
+    let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, process: process)
     try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
       if let status = process.pollExit() {
         if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
@@ -134,11 +134,6 @@ final class AugmenterProcess: Sendable {
     }
     return (response, providers.map(ProviderStatus.init))
   }
-
-  /// SIGTERM, then waits (SIGKILL after `timeout`); returns how the process ended.
-  func terminate(timeout: Duration = .seconds(15)) async -> ExitStatus {
-    await process.terminate(timeout: timeout)
-  }
 }
 
 /// A child exited because a port picked as free was taken in the meantime.
@@ -148,6 +143,20 @@ struct PortInUse: Error, CustomStringConvertible {
   static func appears(in log: String) -> Bool {
     let text = log.lowercased()
     return text.contains("address already in use") || text.contains("eaddrinuse")
+  }
+
+  /// Runs `start` with the attempt's name (`name`, then `name-attempt2`, `name-attempt3`),
+  /// starting again while it fails with ``PortInUse``, at most three attempts in all.
+  static func retrying<T>(_ name: String, _ start: (_ attemptName: String) async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+      do {
+        return try await start(attempt == 1 ? name : "\(name)-attempt\(attempt)")
+      } catch let error as PortInUse where attempt < 3 {
+        print("\(name): \(error); retrying with other ports")
+        attempt += 1
+      }
+    }
   }
 }
 

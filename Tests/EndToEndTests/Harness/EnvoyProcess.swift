@@ -23,16 +23,9 @@ final class EnvoyProcess: Sendable {
     upstreamPort: Int,
     name: String = "envoy"
   ) async throws -> EnvoyProcess {
-    var attempt = 1
-    while true {
-      do {
-        return try await startOnce(
-          scope: scope, configFile: configFile, augmenterPort: augmenterPort, upstreamPort: upstreamPort,
-          name: attempt == 1 ? name : "\(name)-attempt\(attempt)")
-      } catch let error as PortInUse where attempt < 3 {
-        print("\(name): \(error); retrying with other ports")
-        attempt += 1
-      }
+    try await PortInUse.retrying(name) {
+      try await startOnce(
+        scope: scope, configFile: configFile, augmenterPort: augmenterPort, upstreamPort: upstreamPort, name: $0)
     }
   }
 
