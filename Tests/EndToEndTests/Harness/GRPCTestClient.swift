@@ -131,13 +131,29 @@ final class GRPCTestClient: Sendable {
     extraHeaders: [HeaderField] = []
   ) async throws -> GRPCCall {
     let responsePromise = channel.eventLoop.makePromise(of: GRPCResponse.self)
+    do {
+      let stream = try await openStreamChannel(path: path, contentType: contentType, extraHeaders: extraHeaders) {
+        StreamCollector(promise: responsePromise)
+      }
+      return GRPCCall(stream: stream, response: responsePromise.futureResult)
+    } catch {
+      responsePromise.fail(error)  // a no-op if the collector already ended it
+      throw error
+    }
+  }
+
+  /// Opens a stream whose pipeline gets the handler `makeHandler` creates (on the stream's event
+  /// loop), sends the request headers without END_STREAM and returns the stream.
+  private func openStreamChannel(
+    path: String, contentType: String, extraHeaders: [HeaderField],
+    makeHandler: @escaping @Sendable () -> any ChannelHandler
+  ) async throws -> any Channel {
     let streamPromise = channel.eventLoop.makePromise(of: (any Channel).self)
     let multiplexer = self.multiplexer
-    streamPromise.futureResult.whenFailure { responsePromise.fail($0) }
     channel.eventLoop.execute {
       multiplexer.value.createStreamChannel(promise: streamPromise) { stream in
         stream.eventLoop.makeCompletedFuture {
-          try stream.pipeline.syncOperations.addHandler(StreamCollector(promise: responsePromise))
+          try stream.pipeline.syncOperations.addHandler(makeHandler())
         }
       }
     }
@@ -151,7 +167,7 @@ final class GRPCTestClient: Sendable {
     headers.add(name: "te", value: "trailers")
     for field in extraHeaders { headers.add(name: field.name, value: field.value) }
     try await stream.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: false))).get()
-    return GRPCCall(stream: stream, response: responsePromise.futureResult)
+    return stream
   }
 
   /// A complete unary call: headers, `body` (raw bytes, sent as given) with END_STREAM, response.
@@ -313,25 +329,9 @@ extension GRPCTestClient {
   /// only returns once the stream has ended).
   func openServerStream(path: String, body: [UInt8], extraHeaders: [HeaderField] = []) async throws -> GRPCServerStream {
     let frames = GRPCServerStreamFrames()
-    let streamPromise = channel.eventLoop.makePromise(of: (any Channel).self)
-    let multiplexer = self.multiplexer
-    channel.eventLoop.execute {
-      multiplexer.value.createStreamChannel(promise: streamPromise) { stream in
-        stream.eventLoop.makeCompletedFuture {
-          try stream.pipeline.syncOperations.addHandler(GRPCServerStreamHandler(frames: frames))
-        }
-      }
+    let stream = try await openStreamChannel(path: path, contentType: "application/grpc", extraHeaders: extraHeaders) {
+      GRPCServerStreamHandler(frames: frames)
     }
-    let stream = try await streamPromise.futureResult.get()
-    var headers = HPACKHeaders()
-    headers.add(name: ":method", value: "POST")
-    headers.add(name: ":scheme", value: "http")
-    headers.add(name: ":path", value: path)
-    headers.add(name: ":authority", value: "127.0.0.1:\(port)")
-    headers.add(name: "content-type", value: "application/grpc")
-    headers.add(name: "te", value: "trailers")
-    for field in extraHeaders { headers.add(name: field.name, value: field.value) }
-    try await stream.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: false))).get()
     try await stream.writeAndFlush(
       HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(bytes: body)), endStream: true))
     ).get()
