@@ -107,15 +107,11 @@ extension EndToEnd {
     @Test("scenario through Envoy", arguments: CheckMode.allCases, CheckScenario.table)
     func scenario(mode: CheckMode, scenario: CheckScenario) async throws {
       try await withTestScope("checkModes-\(mode.rawValue)-\(scenario.id)") { scope in
-        let provider = try await TestProvider.start(scope: scope, answer: scenario.provider)
-        let upstream = try await EchoUpstream.start(scope: scope)
-        var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
-        config.onUnavailable = scenario.onUnavailable
-        config.staticHeaders = scenario.staticHeaders
-        let augmenter = try await AugmenterProcess.start(scope: scope, config: config)
-        let envoy = try await EnvoyProcess.start(
-          scope: scope, configFile: mode.envoyFile, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
-        let stack = Stack(provider: provider, upstream: upstream, augmenter: augmenter, envoy: envoy)
+        let stack = try await Stack.start(scope: scope, answer: scenario.provider, envoyConfig: mode.envoyFile) { config in
+          config.onUnavailable = scenario.onUnavailable
+          config.staticHeaders = scenario.staticHeaders
+        }
+        let (provider, augmenter, envoy) = (stack.provider, stack.augmenter, stack.envoy)
 
         if scenario.providerUsable {
           try await augmenter.waitUntilReady()

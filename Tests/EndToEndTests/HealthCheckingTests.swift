@@ -57,18 +57,15 @@ extension EndToEnd {
       arguments: ProviderOutage.allCases)
     func envoyActiveHealthCheckFollowsReadiness(_ outage: ProviderOutage) async throws {
       try await withTestScope("envoyActiveHealthCheck-\(outage.rawValue)") { scope in
-        let provider = try await TestProvider.start(scope: scope, answer: .headers(["authorization": Self.token]))
-        let upstream = try await EchoUpstream.start(scope: scope)
-        var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
-        config.providers[0].ttl = "1s"
-        config.providers[0].maxStale = "0s"
-        config.providers[0].timeout = "300ms"
-        config.staticHeaders = ["x-static": "static-1"]
-        let augmenter = try await AugmenterProcess.start(scope: scope, config: config)
-        let envoy = try await EnvoyProcess.start(
-          scope: scope, configFile: "ext-authz-grpc-routes.yaml", augmenterPort: augmenter.checkPort,
-          upstreamPort: upstream.port)
-        let stack = Stack(provider: provider, upstream: upstream, augmenter: augmenter, envoy: envoy)
+        let stack = try await Stack.start(
+          scope: scope, answer: .headers(["authorization": Self.token]), envoyConfig: "ext-authz-grpc-routes.yaml"
+        ) { config in
+          config.providers[0].ttl = "1s"
+          config.providers[0].maxStale = "0s"
+          config.providers[0].timeout = "300ms"
+          config.staticHeaders = ["x-static": "static-1"]
+        }
+        let (provider, augmenter, envoy) = (stack.provider, stack.augmenter, stack.envoy)
 
         let healthy = try await Self.waitForFlags(envoy, "healthy") { $0 == "healthy" }
         #expect(healthy == "healthy")

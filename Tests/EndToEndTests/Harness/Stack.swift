@@ -7,11 +7,13 @@ struct Stack: Sendable {
   let augmenter: AugmenterProcess
   let envoy: EnvoyProcess
 
-  /// Starts everything; `configure` adjusts the Augmenter config (its one provider points at the
-  /// test provider, authority `sidecar.test`, ttl 2s, timeout 500ms, max_stale 1s by default).
+  /// Starts everything, Envoy with `envoy/<envoyConfig>`; `configure` adjusts the Augmenter config
+  /// (its one provider points at the test provider, authority `sidecar.test`, ttl 2s, timeout
+  /// 500ms, max_stale 1s by default).
   static func start(
     scope: TestScope,
     answer: ProviderAnswer,
+    envoyConfig: String = "ext-authz-grpc.yaml",
     configure: (inout AugmenterConfig) -> Void = { _ in }
   ) async throws -> Stack {
     let provider = try await TestProvider.start(scope: scope, answer: answer)
@@ -20,7 +22,7 @@ struct Stack: Sendable {
     configure(&config)
     let augmenter = try await AugmenterProcess.start(scope: scope, config: config)
     let envoy = try await EnvoyProcess.start(
-      scope: scope, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+      scope: scope, configFile: envoyConfig, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
     return Stack(provider: provider, upstream: upstream, augmenter: augmenter, envoy: envoy)
   }
 
