@@ -72,7 +72,7 @@ extension EndToEnd {
           #expect(denied.header("content-type")?.hasPrefix("application/problem+json") == true, "\(denied)")
           let problem = try #require(denied.jsonObject(), "the 503 body is not a JSON object: \(denied.text)")
           #expect((problem["title"] as? String)?.isEmpty == false, "problem+json needs a title: \(denied.text)")
-          if let status = problem["status"] { #expect(status as? Int == 503) }
+          #expect(problem["status"] as? Int == 503, "problem+json status member: \(denied.text)")
           #expect(!denied.text.contains(Self.goodValue))
           #expect(try await stack.augmenter.readyz() == 503, "/readyz must turn 503 once headers expire")
           let grpc = try await GRPCTestClient.connect(port: stack.augmenter.checkPort, scope: scope)
