@@ -30,7 +30,6 @@ final class BackgroundProcess: @unchecked Sendable {
     self.process = process
   }
 
-  var pid: Int32 { process.processIdentifier }
   var isRunning: Bool { process.isRunning }
   var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "(no log)" }
 
