@@ -58,13 +58,7 @@ struct ConfigDecoder {
           if let text = string(sub.value, "\(path).\(sub.key)") { config.httpModePathPrefix = text }
         }
       case "on_unavailable":
-        if let text = string(entry.value, path) {
-          if let policy = UnavailablePolicy(rawValue: text.lowercased()) {
-            config.onUnavailable = policy
-          } else {
-            fail(path, "expected allow or deny, got \"\(text)\"")
-          }
-        }
+        if let policy = unavailablePolicy(entry.value, path) { config.onUnavailable = policy }
       case "grpc":
         for sub in section(entry.value, path, known: ConfigSchema.grpc) {
           if let value = integer(sub.value, "\(path).\(sub.key)") { config.grpcMaxMessageBytes = value }

@@ -531,7 +531,8 @@ extension ConfigDecoder {
     }
   }
 
-  private mutating func unavailablePolicy(_ node: ConfigNode, _ path: String) -> UnavailablePolicy? {
+  /// `allow` or `deny` (top-level, profile and allow `on_unavailable`).
+  mutating func unavailablePolicy(_ node: ConfigNode, _ path: String) -> UnavailablePolicy? {
     guard let text = string(node, path) else { return nil }
     if let policy = UnavailablePolicy(rawValue: text.lowercased()) { return policy }
     fail(path, "expected allow or deny, got \"\(text)\"")
