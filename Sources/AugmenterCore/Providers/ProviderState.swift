@@ -65,12 +65,7 @@ public final class ProviderState: Sendable {
   /// - Returns: the consecutive failure count, this one included.
   @discardableResult
   public func recordFailure(_ reason: String, at wall: Date) -> Int {
-    history.withLock {
-      $0.consecutiveFailures += 1
-      $0.lastError = reason
-      $0.lastFailure = wall
-      return $0.consecutiveFailures
-    }
+    record(reason, as: \.lastError, at: wall)
   }
 
   /// Records a refused answer (a `ProviderAnswerError` description); the snapshot stays.
@@ -78,9 +73,14 @@ public final class ProviderState: Sendable {
   /// - Returns: the consecutive failure count, this one included.
   @discardableResult
   public func recordRejection(_ reason: String, at wall: Date) -> Int {
+    record(reason, as: \.lastRejection, at: wall)
+  }
+
+  /// Counts one more failure, keeping `reason` in `field` (`lastError` or `lastRejection`).
+  private func record(_ reason: String, as field: WritableKeyPath<History, String?>, at wall: Date) -> Int {
     history.withLock {
       $0.consecutiveFailures += 1
-      $0.lastRejection = reason
+      $0[keyPath: field] = reason
       $0.lastFailure = wall
       return $0.consecutiveFailures
     }
