@@ -4,7 +4,10 @@ public import Foundation
 import Synchronization
 
 /// The published, validated headers of one provider, with their freshness deadlines.
-public struct HeaderSnapshot: Sendable {
+///
+/// A class, so reading the current snapshot under `ProviderState`'s lock copies one reference
+/// (a struct would retain its header array and digest string inside the lock on every check).
+public final class HeaderSnapshot: Sendable {
   /// The headers, names lower-cased, in the provider's order.
   public let headers: [HeaderField]
   /// When the fetch that produced them was started (monotonic).
