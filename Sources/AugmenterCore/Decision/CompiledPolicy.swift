@@ -53,8 +53,10 @@ final class CompiledPolicy: Sendable {
   }
 
   let clientAddress: ClientAddressSource
-  /// Whether anything reads the client address (else it is not computed).
-  let usesClientAddress: Bool
+  /// Whether a rule matches on the client address (else it is not parsed).
+  let matchesClientAddress: Bool
+  /// Whether a template renders the client address (else its text is not copied).
+  let rendersClientAddress: Bool
   let rules: [Rule]
   let fallback: PlannedOutcome
 
@@ -109,7 +111,6 @@ final class CompiledPolicy: Sendable {
     func collect(_ headers: [PlannedHeader]) {
       for case .template(let template) in headers.map(\.value) { templates.append(template) }
     }
-    var cidr = false
     for outcome in rules.map(\.outcome) + [fallback] {
       switch outcome {
       case .allow(let plan): collect(plan.templated)
@@ -120,8 +121,8 @@ final class CompiledPolicy: Sendable {
       case .rateLimit(_, let key): templates.append(key)
       }
     }
-    for rule in rules where rule.match.usesClientAddress { cidr = true }
-    self.usesClientAddress = cidr || templates.contains { $0.variables.contains(.clientAddress) }
+    self.matchesClientAddress = rules.contains { $0.match.usesClientAddress }
+    self.rendersClientAddress = templates.contains { $0.variables.contains(.clientAddress) }
   }
 
   private static func planned(_ rule: HeaderRule) -> PlannedHeader {
@@ -153,9 +154,10 @@ final class CompiledPolicy: Sendable {
   func decide(
     _ request: CheckRequestAttributes, at now: MonotonicInstant, registry: ProviderRegistry, problems: ProblemDocument
   ) -> Decision {
-    let clientText = usesClientAddress ? clientAddress.address(of: request) : nil
-    let clientIP = clientText.flatMap { IPAddress.parseLenient($0) }
-    let client = clientText.map(String.init)
+    let clientText =
+      matchesClientAddress || rendersClientAddress ? clientAddress.address(of: request) : nil
+    let clientIP = matchesClientAddress ? clientText.flatMap { IPAddress.parseLenient($0) } : nil
+    let client = rendersClientAddress ? clientText.map(String.init) : nil
     // A local function, not a closure value: passed on as a non-escaping argument, it costs no
     // allocation.
     func provider(_ name: String, _ header: String) -> String? {
