@@ -48,9 +48,4 @@ public struct HeaderRule: Sendable, Hashable {
     self.value = value
     self.action = action
   }
-
-  /// A literal header that replaces the request's values (what a plain `name: value` means).
-  public static func set(_ name: String, _ value: String) -> HeaderRule {
-    HeaderRule(name: name, value: .literal(value))
-  }
 }
