@@ -62,7 +62,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
 
   /// The longest value a template renders, in bytes; longer results are cut (at a character
   /// boundary). The same bound as for provider and static header values.
-  public static let maxRenderedBytes = 8192
+  public static let maxRenderedBytes = ProviderAnswerLimits.default.maxValueBytes
 
   /// The placeholders, for "unknown variable" messages and the README.
   public static let variableNames = [
