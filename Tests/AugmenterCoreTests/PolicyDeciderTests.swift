@@ -330,4 +330,35 @@ struct PolicyDeciderTests {
     let headers = allowed(decider.decide(request(headers: ["x-in": "a\r\nset-cookie: evil\0"]), at: now))
     #expect(headers == [HeaderField(name: "x-echo", value: "seen aset-cookie: evil")])
   }
+
+  @Test("the merged headers follow new snapshots and expiry; templated headers follow each request")
+  func followsSnapshotsWithPolicy() throws {
+    let yaml = """
+      providers:
+        - name: sidecar
+          url: http://127.0.0.1:1/h
+          ttl: 10s
+          max_stale: 0s
+      on_unavailable: allow
+      headers:
+        x-static: s
+        x-host: {template: "{host}"}
+      """
+    let (decider, registry) = try decider(yaml, publish: ["sidecar": [("x-p", "1")]])
+    let first = [HeaderField(name: "x-p", value: "1"), HeaderField(name: "x-static", value: "s")]
+    #expect(allowed(decider.decide(request(authority: "a.example"), at: now)) == first + [HeaderField(name: "x-host", value: "a.example")])
+    // Same snapshot, another request: the template is rendered again, not taken from the last check.
+    #expect(allowed(decider.decide(request(authority: "b.example"), at: now)) == first + [HeaderField(name: "x-host", value: "b.example")])
+    // A new snapshot replaces the merged headers at once.
+    registry.state(named: "sidecar")!.publish([HeaderField(name: "x-p", value: "2")], fetchedAt: now, fetchedAtWall: wall)
+    #expect(
+      allowed(decider.decide(request(authority: "a.example"), at: now)) == [
+        HeaderField(name: "x-p", value: "2"), HeaderField(name: "x-static", value: "s"), HeaderField(name: "x-host", value: "a.example"),
+      ])
+    // Past ttl + max_stale the provider's headers are gone (on_unavailable: allow).
+    #expect(
+      allowed(decider.decide(request(authority: "a.example"), at: now + .seconds(10))) == [
+        HeaderField(name: "x-static", value: "s"), HeaderField(name: "x-host", value: "a.example"),
+      ])
+  }
 }
