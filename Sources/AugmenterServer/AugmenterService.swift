@@ -61,8 +61,8 @@ public final class AugmenterService: Service {
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
-        ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.check(message) },
-        HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) },
+        ExtAuthzCheckService.path: { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) },
+        HealthService.checkPath: { message, _ throws(GRPCStatus) in try health.check(message) },
       ],
       streamingMethods: [
         HealthService.watchPath: { message, writer in health.watch(message, writer: writer) }

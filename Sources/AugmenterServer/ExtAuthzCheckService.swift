@@ -45,9 +45,11 @@ public struct ExtAuthzCheckService: Sendable {
   }
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
-  public func check(_ message: ByteBuffer) throws(GRPCStatus) -> [UInt8] {
+  /// - Parameter peerIdentity: the connection's verified TLS client identity, if any.
+  public func check(_ message: ByteBuffer, peerIdentity: String? = nil) throws(GRPCStatus) -> [UInt8] {
     let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
-    let attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
+    var attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
+    attributes.peerIdentity = peerIdentity
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
       return try self.lastResponse.bytes(for: decision)

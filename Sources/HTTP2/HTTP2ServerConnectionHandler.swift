@@ -30,11 +30,15 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   private var closing = false
   private var context: ChannelHandlerContext?
   private var writers: [Int32: HTTP2StreamWriter] = [:]
+  private let peerIdentity: String?
 
   /// Creates a handler; the session starts when the handler is added to an active channel.
-  public init(settings: HTTP2Settings, responder: any HTTP2RequestResponder) {
+  /// - Parameter peerIdentity: the verified TLS client identity of the connection, handed to the
+  ///   responder on every request (`HTTP2Request.peerIdentity`).
+  public init(settings: HTTP2Settings, responder: any HTTP2RequestResponder, peerIdentity: String? = nil) {
     self.settings = settings
     self.responder = responder
+    self.peerIdentity = peerIdentity
   }
 
   public func handlerAdded(context: ChannelHandlerContext) {
@@ -78,8 +82,9 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       let response: HTTP2Response
       let streamID: Int32
       switch event {
-      case .request(let request):
+      case .request(var request):
         streamID = request.head.streamID
+        request.peerIdentity = self.peerIdentity
         response = self.responder.respond(to: request, allocator: allocator)
       case .oversized(let head):
         streamID = head.streamID

@@ -65,11 +65,14 @@ public struct HTTP2Request: Sendable {
   public var head: HTTP2RequestHead
   /// Every DATA byte the client sent on the stream.
   public var body: ByteBuffer
+  /// The connection's verified TLS client identity (see `HTTP2ServerConnectionHandler`), if any.
+  public var peerIdentity: String?
 
   /// Creates a request.
-  public init(head: HTTP2RequestHead, body: ByteBuffer) {
+  public init(head: HTTP2RequestHead, body: ByteBuffer, peerIdentity: String? = nil) {
     self.head = head
     self.body = body
+    self.peerIdentity = peerIdentity
   }
 }
 

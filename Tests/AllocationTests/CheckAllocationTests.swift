@@ -79,7 +79,7 @@ struct FrozenClock: AugmenterClock {
       fetchedAtWall: clock.wallNow()
     )
     let service = ExtAuthzCheckService(decider: Decider(config: config, registry: registry), clock: clock)
-    let perCheck = try Self.allocationsPerCall { message throws(GRPCStatus) in try service.check(message) }
+    let perCheck = try Self.allocationsPerCall { message, _ throws(GRPCStatus) in try service.check(message) }
     print("allocations per gRPC Check: \(perCheck) (budget \(AllocationBudget.grpcCheck))")
     #expect(perCheck <= Double(AllocationBudget.grpcCheck), "allocations per check: \(perCheck)")
   }
@@ -88,7 +88,7 @@ struct FrozenClock: AugmenterClock {
     // The same traffic, answered by a method that returns a fixed reply: what the HTTP/2 session,
     // the handler and the gRPC router cost on their own.
     let reply: [UInt8] = Array(repeating: 7, count: 120)
-    let perCall = try Self.allocationsPerCall { _ in reply }
+    let perCall = try Self.allocationsPerCall { _, _ in reply }
     print("allocations per call in HTTP/2 + gRPC alone: \(perCall) (budget \(AllocationBudget.transport))")
     #expect(perCall <= Double(AllocationBudget.transport), "allocations per call: \(perCall)")
   }

@@ -110,7 +110,7 @@ import Testing
     // 3 MiB against a 64 KiB stream window: only works if the server grants more window.
     let pair = try InMemoryHTTP2(
       settings: HTTP2.HTTP2Settings(initialWindowSize: 65_535, connectionWindowSize: 65_535),
-      responder: GRPCRouter(methods: ["/test.Echo/Size": { message in Array(String(message.readableBytes).utf8) }], maxMessageBytes: 4 << 20)
+      responder: GRPCRouter(methods: ["/test.Echo/Size": { message, _ in Array(String(message.readableBytes).utf8) }], maxMessageBytes: 4 << 20)
     )
     let message = [UInt8](repeating: 7, count: 3 << 20)
     let response = try pair.call(stream: 1, path: "/test.Echo/Size", body: grpcFrame(message), chunk: 16_384)
@@ -120,7 +120,7 @@ import Testing
 
   @Test func largeResponseIsSentInManyDataFrames() throws {
     let big = [UInt8](repeating: 9, count: 200_000)
-    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: ["/test.Echo/Big": { _ in big }], maxMessageBytes: 1024))
+    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: ["/test.Echo/Big": { _, _ in big }], maxMessageBytes: 1024))
     var response = try pair.call(stream: 1, path: "/test.Echo/Big", body: grpcFrame([]))
     // The client's 64 KiB window stops the server; granting more window must resume the body.
     #expect(response.body.count == 65_535)

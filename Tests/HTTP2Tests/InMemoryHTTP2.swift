@@ -11,8 +11,8 @@ import Testing
 
 /// A unary echo-ish gRPC method set used by the tests: `/test.Echo/Echo` returns its input.
 let echoMethods: [String: GRPCUnaryHandler] = [
-  "/test.Echo/Echo": { message in Array(message.readableBytesView) },
-  "/test.Echo/Fail": { _ throws(GRPCStatus) in throw GRPCStatus(.permissionDenied, "nope: 100% ünicode\n") },
+  "/test.Echo/Echo": { message, _ in Array(message.readableBytesView) },
+  "/test.Echo/Fail": { _, _ throws(GRPCStatus) in throw GRPCStatus(.permissionDenied, "nope: 100% ünicode\n") },
 ]
 
 /// Server and client channels, bytes moved between them by `interact()`.

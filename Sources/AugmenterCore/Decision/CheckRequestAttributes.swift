@@ -26,6 +26,10 @@ public struct CheckRequestAttributes: Sendable, Hashable {
   public var destinationAddress: String?
   /// Envoy's per-route `context_extensions` (gRPC only; HTTP mode has none).
   public var contextExtensions: [String: String]
+  /// The verified TLS client certificate identity of the connection the check arrived on (the
+  /// caller, typically Envoy): its first URI SAN, else first DNS SAN, else its subject; `nil`
+  /// on plaintext connections and without a client certificate.
+  public var peerIdentity: String?
 
   /// Creates request attributes.
   public init(
@@ -37,7 +41,8 @@ public struct CheckRequestAttributes: Sendable, Hashable {
     headers: RequestHeaders = RequestHeaders(),
     sourceAddress: String? = nil,
     destinationAddress: String? = nil,
-    contextExtensions: [String: String] = [:]
+    contextExtensions: [String: String] = [:],
+    peerIdentity: String? = nil
   ) {
     self.method = method
     self.path = path
@@ -48,6 +53,7 @@ public struct CheckRequestAttributes: Sendable, Hashable {
     self.sourceAddress = sourceAddress
     self.destinationAddress = destinationAddress
     self.contextExtensions = contextExtensions
+    self.peerIdentity = peerIdentity
   }
 }
 

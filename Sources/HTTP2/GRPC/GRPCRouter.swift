@@ -5,7 +5,18 @@
 public import NIOCore
 
 /// A unary gRPC method: one request message in, one response message out, or a status.
-public typealias GRPCUnaryHandler = @Sendable (ByteBuffer) throws(GRPCStatus) -> [UInt8]
+public typealias GRPCUnaryHandler = @Sendable (ByteBuffer, GRPCCallContext) throws(GRPCStatus) -> [UInt8]
+
+/// What a unary handler knows about the call besides its message.
+public struct GRPCCallContext: Sendable {
+  /// The connection's verified TLS client identity (`HTTP2Request.peerIdentity`), if any.
+  public var peerIdentity: String?
+
+  /// Creates a call context.
+  public init(peerIdentity: String? = nil) {
+    self.peerIdentity = peerIdentity
+  }
+}
 
 /// A server-streaming gRPC method: one request message in, then messages over time through the
 /// writer (on its event loop), ended by `GRPCServerStreamWriter.finish(_:)`.
@@ -109,7 +120,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
       )
     }
     do {
-      let reply = try unary!(message)
+      let reply = try unary!(message, GRPCCallContext(peerIdentity: request.peerIdentity))
       var body = allocator.buffer(capacity: reply.count + 5)
       GRPCMessageFramer.write(reply, into: &body)
       return HTTP2Response(
