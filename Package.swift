@@ -24,6 +24,8 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     // Tests only: an independent HTTP/2 implementation as the client (already in the graph via AHC).
     .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+    // Tests only: an independent TLS implementation as the client (already in the graph via AHC).
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
   ],
   targets: [
     // libnghttp2 1.52 (Debian libnghttp2-dev) behind a shim header; C types stay in HTTP2.
@@ -35,6 +37,19 @@ let package = Package(
       name: "HTTP2",
       dependencies: [
         "CNghttp2",
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // System OpenSSL 3.0 (Debian libssl-dev) behind a shim for its macro APIs; C types stay in TLS.
+    .target(
+      name: "COpenSSL",
+      linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+    ),
+    .target(
+      name: "TLS",
+      dependencies: [
+        "COpenSSL",
         .product(name: "NIOCore", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
@@ -111,6 +126,23 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // Test-only: generates a throwaway PKI with the openssl CLI (TLS and end-to-end tests).
+    .target(
+      name: "TestCertificates",
+      path: "Tests/TestCertificates",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TLSTests",
+      dependencies: [
+        "TLS", "TestCertificates",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ],
       swiftSettings: swiftSettings
     ),
