@@ -75,6 +75,8 @@ public final class AugmenterService: Service {
       initialWindowSize: self.config.http2InitialWindowSize,
       maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5
     )
+    let checkTLS = try TLSSetup.listener(self.config.tls, key: "tls")
+    let adminTLS = try TLSSetup.listener(self.config.adminTLS, key: "admin_tls")
     let pipelines = ConnectionPipelines(
       http2Settings: settings,
       checkResponder: router,
@@ -82,6 +84,8 @@ public final class AugmenterService: Service {
       adminState: adminState,
       maxHTTP1BodyBytes: self.config.grpcMaxMessageBytes,
       idleTimeout: TimeAmount(self.config.idleTimeout),
+      checkTLS: checkTLS,
+      adminTLS: adminTLS,
       logger: self.logger
     )
     let fetcher = HTTPProviderFetcher(client: httpClient)
@@ -92,6 +96,9 @@ public final class AugmenterService: Service {
       for state in registry.states {
         let refresher = ProviderRefresher(state: state, fetcher: fetcher, clock: clock, logger: logger)
         tasks.addTask { await refresher.run() }
+      }
+      for tls in [checkTLS, adminTLS].compactMap({ $0 }) {
+        tasks.addTask { await tls.watch(logger: logger) }
       }
 
       let checkChannel = try await ServerBootstrap(group: group)
@@ -126,6 +133,8 @@ public final class AugmenterService: Service {
           "check": "\(checkChannel.localAddress.map { "\($0)" } ?? "?")",
           "admin": "\(adminChannel.localAddress.map { "\($0)" } ?? "?")",
           "providers": "\(registry.states.map(\.config.name).joined(separator: ","))",
+          "tls": "\(checkTLS?.certificateDescription ?? "off")",
+          "admin_tls": "\(adminTLS?.certificateDescription ?? "off")",
           "version": "\(AugmenterVersion.current)",
         ]
       )

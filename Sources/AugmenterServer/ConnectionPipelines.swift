@@ -6,6 +6,7 @@ import HTTP2
 import Logging
 import NIOCore
 import NIOHTTP1
+import TLS
 
 /// Builds connection pipelines. Both ports detect HTTP/2 prior knowledge versus HTTP/1.1.
 struct ConnectionPipelines: Sendable {
@@ -25,51 +26,68 @@ struct ConnectionPipelines: Sendable {
   var maxHTTP1BodyBytes: Int
   /// An HTTP/1.1 connection (or one not yet identified) silent this long is closed.
   var idleTimeout: TimeAmount
+  /// TLS on the check port (`tls`), if configured.
+  var checkTLS: ListenerTLS?
+  /// TLS on the admin port (`admin_tls`), if configured.
+  var adminTLS: ListenerTLS?
   var logger: Logger
 
-  /// Check port: gRPC and HTTP-mode checks over h2c, HTTP-mode checks over HTTP/1.1.
+  /// Check port: gRPC and HTTP-mode checks over h2c or h2, HTTP-mode checks over HTTP/1.1.
   func configureCheck(_ channel: any Channel) throws {
     let settings = self.http2Settings
     let responder = self.checkResponder
     let service = self.httpModeCheck
     let maxBody = self.maxHTTP1BodyBytes
-    try self.configure(channel) { detected, pipeline in
+    try self.configure(channel, tls: self.checkTLS) { detected, peerIdentity, add in
       switch detected {
       case .http2:
-        try pipeline.addHandler(HTTP2ServerConnectionHandler(settings: settings, responder: responder))
+        try add(HTTP2ServerConnectionHandler(settings: settings, responder: responder, peerIdentity: peerIdentity))
       case .http1:
-        try Self.addHTTP1Handlers(pipeline)
-        try pipeline.addHandler(HTTP1CheckHandler(service: service, maxBodyBytes: maxBody))
+        try Self.addHTTP1Handlers(add)
+        try add(HTTP1CheckHandler(service: service, maxBodyBytes: maxBody, peerIdentity: peerIdentity))
       }
     }
   }
 
-  /// Admin port: the same endpoints over HTTP/1.1 and h2c.
+  /// Admin port: the same endpoints over HTTP/1.1 and HTTP/2.
   func configureAdmin(_ channel: any Channel) throws {
     let state = self.adminState
-    try self.configure(channel) { detected, pipeline in
+    try self.configure(channel, tls: self.adminTLS) { detected, _, add in
       switch detected {
       case .http2:
-        try pipeline.addHandler(
+        try add(
           HTTP2ServerConnectionHandler(settings: HTTP2Settings(maxConcurrentStreams: 100, maxRequestBodyBytes: 64 * 1024), responder: AdminHTTP2Responder(state: state))
         )
       case .http1:
-        try Self.addHTTP1Handlers(pipeline)
-        try pipeline.addHandler(AdminHandler(state: state))
+        try Self.addHTTP1Handlers(add)
+        try add(AdminHandler(state: state))
       }
     }
   }
 
+  /// Adds a handler where the detected protocol's handlers go (before the error logger).
+  typealias AddHandler = (any ChannelHandler) throws -> Void
+
+  /// The pipeline of a new connection: [idle timeout] → [TLS] → protocol detection → error logger.
+  ///
+  /// Detection looks at the first (decrypted) bytes, so ALPN `h2` and `http/1.1` and clients
+  /// without ALPN all end up on the right handlers. With TLS, detection runs after the handshake,
+  /// so the verified client identity is known when the protocol handlers are made.
   private func configure(
     _ channel: any Channel,
-    protocolHandlers: @escaping (DetectedProtocol, ChannelPipeline.SynchronousOperations) throws -> Void
+    tls: ListenerTLS?,
+    protocolHandlers: @escaping (DetectedProtocol, _ peerIdentity: String?, AddHandler) throws -> Void
   ) throws {
     let pipeline = channel.pipeline.syncOperations
     let idle = IdleStateHandler(readTimeout: self.idleTimeout)
     let closer = IdleConnectionCloser()
-    let logger = self.logger
+    let errorLogger = ConnectionErrorLogger(logger: self.logger)
     try pipeline.addHandler(idle)
     try pipeline.addHandler(closer)
+    let tlsHandler = tls?.makeHandler()
+    if let tlsHandler {
+      try pipeline.addHandler(tlsHandler)
+    }
     try pipeline.addHandler(
       ProtocolDetectionHandler { detected, pipeline in
         if detected == .http2 {
@@ -78,21 +96,24 @@ struct ConnectionPipelines: Sendable {
           pipeline.removeHandler(idle, promise: nil)
           pipeline.removeHandler(closer, promise: nil)
         }
-        try protocolHandlers(detected, pipeline)
-        try pipeline.addHandler(ConnectionErrorLogger(logger: logger))
+        try protocolHandlers(detected, tlsHandler?.handshakeResult?.peerIdentity) { handler in
+          try pipeline.addHandler(handler, position: .before(errorLogger))
+        }
       }
     )
+    // Last: logs errors of every handler before it, TLS handshake failures included.
+    try pipeline.addHandler(errorLogger)
   }
 
-  private static func addHTTP1Handlers(_ pipeline: ChannelPipeline.SynchronousOperations) throws {
-    try pipeline.addHandler(
+  private static func addHTTP1Handlers(_ add: AddHandler) throws {
+    try add(
       ByteToMessageHandler(
         HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: Self.http1Limits)
       )
     )
-    try pipeline.addHandler(HTTPResponseEncoder())
-    try pipeline.addHandler(HTTPServerPipelineHandler())
-    try pipeline.addHandler(HTTP1ErrorHandler())
+    try add(HTTPResponseEncoder())
+    try add(HTTPServerPipelineHandler())
+    try add(HTTP1ErrorHandler())
   }
 }
 

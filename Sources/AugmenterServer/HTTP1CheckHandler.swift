@@ -19,10 +19,12 @@ final class HTTP1CheckHandler: ChannelInboundHandler {
   private var head: HTTPRequestHead?
   private var bodyBytes = 0
   private var draining = false
+  private let peerIdentity: String?
 
-  init(service: HTTPModeCheckService, maxBodyBytes: Int) {
+  init(service: HTTPModeCheckService, maxBodyBytes: Int, peerIdentity: String? = nil) {
     self.service = service
     self.maxBodyBytes = maxBodyBytes
+    self.peerIdentity = peerIdentity
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -45,7 +47,8 @@ final class HTTP1CheckHandler: ChannelInboundHandler {
           authority: head.headers.first(name: "host") ?? "",
           scheme: "http",
           header: { head.headers.first(name: $0) },
-          headers: { head.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) } }
+          headers: { head.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) } },
+          peerIdentity: self.peerIdentity
         )
       }
       self.write(answer, for: head, context: context)

@@ -41,13 +41,15 @@ public struct HTTPModeCheckService: Sendable {
   ///   - header: looks up a request header by lower-case name.
   ///   - headers: every request header (lower-case names, duplicates kept); only called when the
   ///     policy reads request headers.
+  ///   - peerIdentity: the connection's verified TLS client identity, if any.
   public func check(
     method: String,
     path: String,
     authority: String,
     scheme: String,
     header: (String) -> String?,
-    headers: () -> [HeaderField] = { [] }
+    headers: () -> [HeaderField] = { [] },
+    peerIdentity: String? = nil
   ) -> Answer {
     let reads = self.decider.readsRequestHeaders
     let attributes = CheckRequestAttributes(
@@ -58,7 +60,8 @@ public struct HTTPModeCheckService: Sendable {
       requestID: header("x-request-id"),
       // HTTP mode has no source peer (the TCP peer is Envoy) and no context_extensions: rules
       // use `client_address: {from: header}` and request headers instead.
-      headers: reads ? RequestHeaders(fields: headers()) : RequestHeaders()
+      headers: reads ? RequestHeaders(fields: headers()) : RequestHeaders(),
+      peerIdentity: peerIdentity
     )
     return Self.answer(for: self.decider.decide(attributes, at: self.clock.now()))
   }
@@ -129,7 +132,8 @@ public struct HTTPModeCheckResponder: HTTP2RequestResponder {
       authority: head.authority,
       scheme: head.scheme,
       header: { head.firstValue($0) },
-      headers: { head.headers.map { HeaderField(name: $0.name, value: $0.value) } }
+      headers: { head.headers.map { HeaderField(name: $0.name, value: $0.value) } },
+      peerIdentity: request.peerIdentity
     )
     return Self.response(answer, method: head.method, allocator: allocator)
   }

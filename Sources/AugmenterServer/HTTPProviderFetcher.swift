@@ -30,6 +30,13 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     request.method = .GET
     request.headers.add(name: "accept", value: "application/json")
     request.headers.add(name: "user-agent", value: self.userAgent)
+    if let tls = provider.tls {
+      do {
+        request.tlsConfiguration = try TLSSetup.clientConfiguration(tls)
+      } catch {
+        throw FetchError(description: "tls: \(error)")
+      }
+    }
     if let authority = provider.authority {
       request.headers.replaceOrAdd(name: "host", value: authority)
     }

@@ -39,8 +39,12 @@ struct Serve: AsyncParsableCommand {
 
   func run() async throws {
     let loaded: AugmenterConfig
-    do {
+    do throws(ConfigError) {
       loaded = try loadConfig(path: self.config)
+      // TLS files are loaded as the listeners will load them, so a bad certificate or key stops
+      // the start with the same message `validate` prints.
+      let tlsProblems = TLSSetup.problems(in: loaded)
+      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
     } catch {
       FileHandle.standardError.write(Data("augmenter: invalid configuration\n\(error.description)\n".utf8))
       throw ExitCode(2)
@@ -73,8 +77,10 @@ struct Validate: ParsableCommand {
   var file: String
 
   func run() throws {
-    do {
+    do throws(ConfigError) {
       let config = try loadConfig(path: self.file)
+      let tlsProblems = TLSSetup.problems(in: config)
+      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
       print(
         "\(self.file): ok (\(config.providers.count) provider(s), \(config.headers.count) static header(s), listen \(config.listen), admin \(config.adminListen))"
       )

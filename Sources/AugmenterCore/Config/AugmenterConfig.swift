@@ -33,6 +33,10 @@ public struct AugmenterConfig: Sendable, Hashable {
   public var idleTimeout: Duration
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
   public var logLevel: String
+  /// TLS on the check port (key `tls`); `nil`: plaintext (h2c and HTTP/1.1).
+  public var tls: ListenerTLSConfig?
+  /// TLS on the admin port (key `admin_tls`); `nil`: plaintext.
+  public var adminTLS: ListenerTLSConfig?
 
   // MARK: Policy (README "Recipes")
 
@@ -69,6 +73,8 @@ public struct AugmenterConfig: Sendable, Hashable {
     shutdownGracePeriod: Duration = .seconds(10),
     idleTimeout: Duration = .seconds(60),
     logLevel: String = "info",
+    tls: ListenerTLSConfig? = nil,
+    adminTLS: ListenerTLSConfig? = nil,
     headerRules: [HeaderRule] = [],
     clientAddress: ClientAddressSource = .peer,
     profiles: [ProfileConfig] = [],
@@ -88,6 +94,8 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.shutdownGracePeriod = shutdownGracePeriod
     self.idleTimeout = idleTimeout
     self.logLevel = logLevel
+    self.tls = tls
+    self.adminTLS = adminTLS
     self.headerRules = headerRules
     self.clientAddress = clientAddress
     self.profiles = profiles

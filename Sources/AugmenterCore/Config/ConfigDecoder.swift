@@ -79,6 +79,10 @@ struct ConfigDecoder {
         if let value = duration(entry.value, path) { config.idleTimeout = value }
       case "log_level":
         if let text = string(entry.value, path) { config.logLevel = text.lowercased() }
+      case "tls":
+        config.tls = listenerTLS(entry.value, path)
+      case "admin_tls":
+        config.adminTLS = listenerTLS(entry.value, path)
       default:
         collector.report(path, KeySuggestion.unknownKeyMessage(entry.key, known: ConfigSchema.topLevel))
       }
@@ -149,6 +153,8 @@ struct ConfigDecoder {
         if let value = integer(entry.value, keyPath) { provider.maxAnswerBytes = value }
       case "header_actions":
         provider.headerActions = headerActions(entry.value, keyPath)
+      case "tls":
+        provider.tls = providerTLS(entry.value, keyPath)
       default:
         break  // `section` only returns known keys
       }
@@ -157,6 +163,71 @@ struct ConfigDecoder {
       fail("\(path).\(key)", "missing; every provider needs a name and a url")
     }
     return provider
+  }
+
+  /// A listener's `tls` mapping; `nil` for `null` (plaintext) or a mapping that cannot be read.
+  private mutating func listenerTLS(_ node: ConfigNode, _ path: String) -> ListenerTLSConfig? {
+    if case .null = node { return nil }
+    let entries = section(node, path, known: ConfigSchema.listenerTLS)
+    guard case .mapping = node else { return nil }
+    var tls = ListenerTLSConfig(cert: "", key: "")
+    for entry in entries {
+      let keyPath = "\(path).\(entry.key)"
+      switch entry.key {
+      case "cert":
+        if let text = string(entry.value, keyPath) { tls.cert = text }
+      case "key":
+        if let text = string(entry.value, keyPath) { tls.key = text }
+      case "client_ca":
+        if let text = string(entry.value, keyPath, nullable: true) { tls.clientCA = text }
+      case "require_client_cert":
+        if let value = boolean(entry.value, keyPath) { tls.requireClientCert = value }
+      case "min_version":
+        if let text = string(entry.value, keyPath) { tls.minVersion = Self.tlsVersion(text) }
+      case "ciphers":
+        if let text = string(entry.value, keyPath, nullable: true) { tls.ciphers = text }
+      case "cipher_suites":
+        if let text = string(entry.value, keyPath, nullable: true) { tls.cipherSuites = text }
+      case "handshake_timeout":
+        if let value = duration(entry.value, keyPath) { tls.handshakeTimeout = value }
+      case "reload_interval":
+        if let value = duration(entry.value, keyPath) { tls.reloadInterval = value }
+      default:
+        break  // `section` only returns known keys
+      }
+    }
+    for key in ["cert", "key"] where !entries.contains(where: { $0.key == key }) {
+      fail("\(path).\(key)", "missing; TLS needs a certificate (cert) and its private key (key)")
+    }
+    return tls
+  }
+
+  /// `TLSv1.3`, `tls1.3` and `1.3` all name TLS 1.3.
+  private static func tlsVersion(_ text: String) -> String {
+    var version = Substring(text.trimmingSpaces().lowercased())
+    for prefix in ["tlsv", "tls"] where version.hasPrefix(prefix) {
+      version = version.dropFirst(prefix.count)
+      break
+    }
+    return ListenerTLSConfig.versions.contains(String(version)) ? String(version) : text
+  }
+
+  /// A provider's `tls` mapping.
+  private mutating func providerTLS(_ node: ConfigNode, _ path: String) -> ProviderTLSConfig? {
+    if case .null = node { return nil }
+    let entries = section(node, path, known: ConfigSchema.providerTLS)
+    guard case .mapping = node else { return nil }
+    var tls = ProviderTLSConfig()
+    for entry in entries {
+      let text = string(entry.value, "\(path).\(entry.key)", nullable: true)
+      switch entry.key {
+      case "ca": tls.ca = text
+      case "cert": tls.cert = text
+      case "key": tls.key = text
+      default: break
+      }
+    }
+    return tls
   }
 
   // MARK: - Scalars

@@ -234,8 +234,7 @@ public enum ConfigLoader {
         }
         entries.set(top, .scalar(value))
         collector.origins[top] = .environment(variable)
-      } else if top == "grpc" || top == "http2" || top == "http_mode" {
-        let known = top == "grpc" ? ConfigSchema.grpc : top == "http2" ? ConfigSchema.http2 : ConfigSchema.httpMode
+      } else if let known = ConfigSchema.scalarSections[top] {
         guard segments.count == 2 else {
           problem("expected \(prefix)\(top.uppercased())__<KEY> with a key among \(known.joined(separator: ", "))")
           continue
@@ -267,8 +266,11 @@ public enum ConfigLoader {
         entries.set(top, .mapping(headerEntries))
         collector.origins["headers.\(key)"] = .environment(variable)
       } else if top == "providers" {
-        guard segments.count == 3 else {
-          problem("expected \(prefix)PROVIDERS__<INDEX>__<KEY>, like \(prefix)PROVIDERS__0__URL")
+        let isTLSKey = segments.count == 4 && segments[2].lowercased() == "tls"
+        guard segments.count == 3 || isTLSKey else {
+          problem(
+            "expected \(prefix)PROVIDERS__<INDEX>__<KEY>, like \(prefix)PROVIDERS__0__URL, "
+              + "or \(prefix)PROVIDERS__<INDEX>__TLS__<KEY>")
           continue
         }
         let existing: [ConfigNode]
@@ -293,11 +295,25 @@ public enum ConfigLoader {
           continue
         }
         guard var providerEntries = existing[index].entries else { continue }
-        providerEntries.set(key, .scalar(value))
+        if isTLSKey {
+          let tlsKey = segments[3].lowercased()
+          guard ConfigSchema.providerTLS.contains(tlsKey) else {
+            problem(KeySuggestion.unknownKeyMessage(tlsKey, known: ConfigSchema.providerTLS))
+            continue
+          }
+          var tls = providerEntries.value("tls") ?? .null
+          if case .null = tls { tls = .mapping([]) }
+          guard var tlsEntries = tls.entries else { continue }  // decoder reports the file's value
+          tlsEntries.set(tlsKey, .scalar(value))
+          providerEntries.set("tls", .mapping(tlsEntries))
+          collector.origins["providers[\(index)].tls.\(tlsKey)"] = .environment(variable)
+        } else {
+          providerEntries.set(key, .scalar(value))
+          collector.origins["providers[\(index)].\(key)"] = .environment(variable)
+        }
         var list = existing
         list[index] = .mapping(providerEntries)
         entries.set(top, .sequence(list))
-        collector.origins["providers[\(index)].\(key)"] = .environment(variable)
       }
       root = .mapping(entries)
     }

@@ -6,7 +6,7 @@ enum ConfigSchema {
   static let topLevel = [
     "listen", "admin_listen", "providers", "headers", "on_unavailable", "grpc", "http2",
     "shutdown_grace_period", "idle_timeout", "log_level", "client_address", "profiles", "rules",
-    "default", "problem_types", "http_mode",
+    "default", "problem_types", "http_mode", "tls", "admin_tls",
   ]
   /// Top-level keys holding a single value (settable by one environment variable).
   static let topLevelScalars: Set<String> = [
@@ -15,7 +15,16 @@ enum ConfigSchema {
   ]
   static let provider = [
     "name", "url", "authority", "ttl", "timeout", "max_stale", "token_file", "required",
-    "max_answer_bytes", "header_actions",
+    "max_answer_bytes", "header_actions", "tls",
+  ]
+  static let listenerTLS = [
+    "cert", "key", "client_ca", "require_client_cert", "min_version", "ciphers", "cipher_suites",
+    "handshake_timeout", "reload_interval",
+  ]
+  static let providerTLS = ["ca", "cert", "key"]
+  /// Top-level sections whose keys each hold a single value (`AUGMENTER_<SECTION>__<KEY>`).
+  static let scalarSections: [String: [String]] = [
+    "grpc": grpc, "http2": http2, "http_mode": httpMode, "tls": listenerTLS, "admin_tls": listenerTLS,
   ]
   static let grpc = ["max_message_bytes"]
   static let httpMode = ["path_prefix"]
@@ -26,7 +35,7 @@ enum ConfigSchema {
   static let outcomes = ["allow", "redirect", "deny", "rate_limit"]
   static let match = [
     "authority", "path_prefix", "path_exact", "method", "client_cidr", "header_present", "header_equals",
-    "context_extensions",
+    "context_extensions", "peer_identity",
   ]
   static let allow = ["profile", "providers", "headers", "on_unavailable"]
   static let redirect = ["status", "location"]

@@ -61,6 +61,9 @@ struct ConfigValidator {
       }
     }
 
+    if let tls = config.tls { validate(tls, "tls") }
+    if let tls = config.adminTLS { validate(tls, "admin_tls") }
+
     validatePolicy(config)
 
     check(
@@ -79,6 +82,50 @@ struct ConfigValidator {
     check(
       "log_level", AugmenterConfig.logLevels.contains(config.logLevel),
       "expected one of \(AugmenterConfig.logLevels.joined(separator: ", ")), got \"\(config.logLevel)\"")
+  }
+
+  private mutating func validate(_ tls: ListenerTLSConfig, _ path: String) {
+    validateFile(tls.cert, "\(path).cert")
+    validateFile(tls.key, "\(path).key")
+    if let clientCA = tls.clientCA { validateFile(clientCA, "\(path).client_ca") }
+    check(
+      "\(path).require_client_cert", !tls.requireClientCert || tls.clientCA != nil,
+      "needs client_ca: client certificates are verified against it")
+    check(
+      "\(path).min_version", ListenerTLSConfig.versions.contains(tls.minVersion),
+      "expected 1.2 or 1.3, got \"\(tls.minVersion)\"")
+    for (key, list) in [("ciphers", tls.ciphers), ("cipher_suites", tls.cipherSuites)] {
+      if let list { check("\(path).\(key)", !list.trimmingSpaces().isEmpty, "must not be empty (leave the key out for the default)") }
+    }
+    check("\(path).handshake_timeout", tls.handshakeTimeout > .zero, "must be longer than 0s")
+    check("\(path).reload_interval", tls.reloadInterval > .zero, "must be longer than 0s")
+  }
+
+  private mutating func validate(_ tls: ProviderTLSConfig, _ path: String, url: String) {
+    if !url.lowercased().hasPrefix("https://") && !failed.contains("\(path.dropLast(4)).url") {
+      check(path, false, "applies only to an https:// url")
+    }
+    if let ca = tls.ca { validateFile(ca, "\(path).ca") }
+    if let cert = tls.cert { validateFile(cert, "\(path).cert") }
+    if let key = tls.key { validateFile(key, "\(path).key") }
+    check("\(path).key", tls.cert == nil || tls.key != nil, "missing; a client certificate (cert) needs its private key (key)")
+    check("\(path).cert", tls.key == nil || tls.cert != nil, "missing; a private key (key) needs its client certificate (cert)")
+  }
+
+  /// A file the service reads at startup (and again when it changes) must be readable now.
+  private mutating func validateFile(_ filePath: String, _ keyPath: String) {
+    if filePath.trimmingSpaces().isEmpty {
+      check(keyPath, false, "must not be empty")
+      return
+    }
+    var isDirectory: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: filePath, isDirectory: &isDirectory) {
+      check(keyPath, false, "no such file: \(filePath)")
+    } else if isDirectory.boolValue {
+      check(keyPath, false, "is a directory, expected a PEM file: \(filePath)")
+    } else if !FileManager.default.isReadableFile(atPath: filePath) {
+      check(keyPath, false, "not readable by this process: \(filePath)")
+    }
   }
 
   private mutating func validateListen(_ address: ListenAddress, _ keyPath: String) {
@@ -112,6 +159,7 @@ struct ConfigValidator {
     if let tokenFile = provider.tokenFile {
       check("\(path).token_file", !tokenFile.trimmingSpaces().isEmpty, "must not be empty (leave the key out for no token)")
     }
+    if let tls = provider.tls { validate(tls, "\(path).tls", url: provider.url) }
     check(
       "\(path).max_answer_bytes", Self.answerBytesRange.contains(provider.maxAnswerBytes),
       "must be from \(Self.answerBytesRange.lowerBound) to \(Self.answerBytesRange.upperBound), got \(provider.maxAnswerBytes)")

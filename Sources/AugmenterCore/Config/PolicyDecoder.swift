@@ -365,6 +365,14 @@ extension ConfigDecoder {
         }
       case "context_extensions":
         match.contextExtensions = expectedValues(entry.value, keyPath)
+      case "peer_identity":
+        for item in stringItems(entry.value, keyPath) {
+          if item.value.isEmpty || item.value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            fail(item.path, "expected an identity pattern like spiffe://cluster.local/ns/NS/sa/* (not empty, no control characters)")
+          } else {
+            match.peerIdentities.append(IdentityPattern(item.value))
+          }
+        }
       default:
         break
       }

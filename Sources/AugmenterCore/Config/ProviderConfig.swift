@@ -23,6 +23,8 @@ public struct ProviderConfig: Sendable, Hashable {
   /// The action for this provider's headers, by lower-case name; the key `*` covers every other
   /// name (key `header_actions`; default `set` for all). `remove` is not allowed here.
   public var headerActions: [String: HeaderAction]
+  /// TLS settings for an `https://` URL (key `tls`): a private CA, a client certificate.
+  public var tls: ProviderTLSConfig?
 
   /// The default `ttl`, 360s: the seed filter's `header_cache_expiry` default.
   public static let defaultTTL: Duration = .seconds(360)
@@ -42,7 +44,8 @@ public struct ProviderConfig: Sendable, Hashable {
     tokenFile: String? = nil,
     required: Bool = true,
     maxAnswerBytes: Int = ProviderConfig.defaultMaxAnswerBytes,
-    headerActions: [String: HeaderAction] = [:]
+    headerActions: [String: HeaderAction] = [:],
+    tls: ProviderTLSConfig? = nil
   ) {
     self.name = name
     self.url = url
@@ -54,6 +57,7 @@ public struct ProviderConfig: Sendable, Hashable {
     self.required = required
     self.maxAnswerBytes = maxAnswerBytes
     self.headerActions = headerActions
+    self.tls = tls
   }
 
   /// The action for header `name` of this provider.

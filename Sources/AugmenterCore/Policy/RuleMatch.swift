@@ -44,13 +44,13 @@ public struct HostGlob: Sendable, Hashable, CustomStringConvertible {
 
   /// `*`-only wildcard match, ASCII case-insensitive, with single-star backtracking (linear in
   /// practice, quadratic at worst on a pattern with several stars).
-  static func wildcardMatch<Text: Collection<UInt8>>(_ pattern: [UInt8], _ text: Text) -> Bool {
+  static func wildcardMatch<Text: Collection<UInt8>>(_ pattern: [UInt8], _ text: Text, caseInsensitive: Bool = true) -> Bool {
     var p = 0
     var t = text.startIndex
     var starP = -1
     var starT = text.startIndex
     while t != text.endIndex {
-      let byte = lower(text[t])
+      let byte = caseInsensitive ? lower(text[t]) : text[t]
       if p < pattern.count && pattern[p] != UInt8(ascii: "*") && pattern[p] == byte {
         p += 1
         t = text.index(after: t)
@@ -92,6 +92,27 @@ public struct ExpectedValue: Sendable, Hashable {
   }
 }
 
+/// A TLS identity pattern: `spiffe://cluster.local/ns/mesh/sa/*`, `*.gateways.example.com`,
+/// `CN=envoy,O=Example`; `*` stands for any run of characters. Case-sensitive (URI SANs are).
+public struct IdentityPattern: Sendable, Hashable, CustomStringConvertible {
+  /// The pattern as written.
+  public let pattern: String
+  private let bytes: [UInt8]
+
+  /// Compiles `pattern`.
+  public init(_ pattern: String) {
+    self.pattern = pattern
+    self.bytes = Array(pattern.utf8)
+  }
+
+  /// Whether `identity` matches.
+  public func matches(_ identity: String) -> Bool {
+    HostGlob.wildcardMatch(bytes, identity.utf8, caseInsensitive: false)
+  }
+
+  public var description: String { pattern }
+}
+
 /// A rule's conditions. Every condition given must hold (AND); within one condition, any of
 /// the listed values may match (OR). No condition at all matches every request.
 public struct RuleMatch: Sendable, Hashable {
@@ -112,6 +133,9 @@ public struct RuleMatch: Sendable, Hashable {
   public var headersEqual: [ExpectedValue]
   /// `context_extensions`: every one of these Envoy context extensions has exactly this value.
   public var contextExtensions: [ExpectedValue]
+  /// `peer_identity`: the caller's verified TLS client identity matches one of these patterns
+  /// (`*` for any run of characters, case-sensitive); a plaintext caller matches none.
+  public var peerIdentities: [IdentityPattern]
 
   /// Creates a match; the default matches every request.
   public init(
@@ -122,7 +146,8 @@ public struct RuleMatch: Sendable, Hashable {
     clientCIDRs: [CIDR] = [],
     headersPresent: [String] = [],
     headersEqual: [ExpectedValue] = [],
-    contextExtensions: [ExpectedValue] = []
+    contextExtensions: [ExpectedValue] = [],
+    peerIdentities: [IdentityPattern] = []
   ) {
     self.authorities = authorities
     self.pathPrefixes = pathPrefixes
@@ -132,6 +157,7 @@ public struct RuleMatch: Sendable, Hashable {
     self.headersPresent = headersPresent
     self.headersEqual = headersEqual
     self.contextExtensions = contextExtensions
+    self.peerIdentities = peerIdentities
   }
 
   /// Whether there is no condition (the rule matches every request).
@@ -156,6 +182,9 @@ public struct RuleMatch: Sendable, Hashable {
     for name in headersPresent where !request.headers.contains(name) { return false }
     for expected in headersEqual where request.headers[expected.name] != expected.value { return false }
     for expected in contextExtensions where request.contextExtensions[expected.name] != expected.value { return false }
+    if !peerIdentities.isEmpty {
+      guard let identity = request.peerIdentity, peerIdentities.contains(where: { $0.matches(identity) }) else { return false }
+    }
     if !clientCIDRs.isEmpty {
       guard let clientAddress, clientCIDRs.contains(where: { $0.contains(clientAddress) }) else { return false }
     }

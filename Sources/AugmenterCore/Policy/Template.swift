@@ -3,6 +3,7 @@
 // Syntax: literal text with `{variable}` placeholders; `{{` and `}}` stand for literal braces.
 //
 //   {method} {path} {authority} {host} {scheme} {request_id} {client_address} {destination}
+//   {peer_identity}
 //   {header:NAME}  {context:KEY}  {provider:PROVIDER:HEADER}
 //
 // A template is parsed once, at configuration load, into segments; rendering appends the
@@ -43,6 +44,9 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     case clientAddress
     /// `{destination}`: the local address the request arrived on (gRPC mode).
     case destination
+    /// `{peer_identity}`: the verified TLS client certificate identity of the caller's
+    /// connection (URI SAN, else DNS SAN, else subject).
+    case peerIdentity
     /// `{header:NAME}`: a request header (several values joined with `,`).
     case header(String)
     /// `{context:KEY}`: an Envoy `context_extensions` entry (gRPC mode).
@@ -67,7 +71,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
   /// The placeholders, for "unknown variable" messages and the README.
   public static let variableNames = [
     "method", "path", "authority", "host", "scheme", "request_id", "client_address", "destination",
-    "header:NAME", "context:KEY", "provider:PROVIDER:HEADER",
+    "peer_identity", "header:NAME", "context:KEY", "provider:PROVIDER:HEADER",
   ]
 
   /// Parses `text`.
@@ -165,6 +169,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     case "request_id": return .requestID
     case "client_address": return .clientAddress
     case "destination": return .destination
+    case "peer_identity": return .peerIdentity
     default: break
     }
     if name.hasPrefix("header:") {
@@ -224,6 +229,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         case .requestID: value = request.requestID
         case .clientAddress: value = clientAddress
         case .destination: value = request.destinationAddress
+        case .peerIdentity: value = request.peerIdentity
         case .header(let name): value = request.headers[name]
         case .context(let key): value = request.contextExtensions[key]
         case .provider(let name, let header): value = provider(name, header)
