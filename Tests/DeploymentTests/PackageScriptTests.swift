@@ -31,13 +31,14 @@ struct PackageScriptTests {
     try await Self.expectServes(binary)
   }
 
-  /// `ldd`: no Swift runtime library, libnghttp2 present, and every library comes from a package
+  /// `ldd`: no Swift runtime library, libnghttp2 and libssl present, and every library comes from a package
   /// the Dockerfile's runtime stage has.
   static func expectOnlyRuntimeImageLibraries(_ binary: String) async throws {
     let ldd = try await Command.run(try Tools.system("ldd", hint: "install Debian's libc-bin"), [binary])
     try #require(ldd.succeeded, "\(ldd)")
     #expect(!ldd.stdout.contains("libswift"), "the Swift runtime must be static:\n\(ldd.stdout)")
     #expect(ldd.stdout.contains("libnghttp2"), "libnghttp2 should be linked from Debian:\n\(ldd.stdout)")
+    #expect(ldd.stdout.contains("libssl.so.3"), "OpenSSL 3 (libssl3) should be linked from Debian:\n\(ldd.stdout)")
     #expect(!ldd.stdout.contains("not found"), "\(ldd.stdout)")
 
     let dpkg = try Tools.system("dpkg", hint: "this test maps libraries to Debian packages")
