@@ -18,7 +18,8 @@ extension EndToEnd {
     @Test("envoy --mode validate accepts the file as-is", arguments: files)
     func validates(file: String) async throws {
       try await withTestScope("validate-\(file)") { scope in
-        let path = TestEnvironment.envoyConfigDirectory.appendingPathComponent(file).path
+        // The TLS examples name placeholder files (/etc/envoy/tls/...): validated with test files there.
+        let path = try EnvoyTLSExample.validationPath(of: file, scope: scope)
         let envoy = try ManagedProcess.spawn(
           name: "envoy-validate", executable: try TestEnvironment.envoyBinary(),
           arguments: ["--mode", "validate", "--disable-hot-restart", "-c", path], scope: scope)

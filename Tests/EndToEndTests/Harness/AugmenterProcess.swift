@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 
 /// One provider entry of Augmenter's configuration.
 struct ProviderConfig: Sendable {
@@ -10,6 +11,8 @@ struct ProviderConfig: Sendable {
   var maxStale = "1s"
   /// A file holding a bearer token the provider fetch presents (re-read on every fetch).
   var tokenFile: String?
+  /// `tls:` for an https provider (CA bundle, client certificate).
+  var tls: ProviderTLSSettings?
 }
 
 /// Augmenter's configuration as the tests write it (YAML, DESIGN.md "Stable interface").
@@ -21,6 +24,12 @@ struct AugmenterConfig: Sendable {
   var logLevel = "debug"
   /// `idle_timeout` (an HTTP/1.1 connection silent this long is closed); nil leaves the server's default.
   var idleTimeout: String?
+  /// Headers rendered per request: name -> `{template: "..."}` (e.g. `{peer_identity}`).
+  var templateHeaders: [String: String] = [:]
+  /// `tls:` on the check port; nil: plaintext.
+  var tls: TLSListenerSettings?
+  /// `admin_tls:` on the admin port; nil: plaintext.
+  var adminTLS: TLSListenerSettings?
 
   func yaml(checkPort: Int, adminPort: Int) -> String {
     var lines = [
@@ -32,10 +41,24 @@ struct AugmenterConfig: Sendable {
       "shutdown_grace_period: \(shutdownGracePeriod)",
     ]
     if let idleTimeout { lines.append("idle_timeout: \(idleTimeout)") }
-    if !staticHeaders.isEmpty {
+    for (key, tls) in [("tls", tls), ("admin_tls", adminTLS)] {
+      guard let tls else { continue }
+      lines.append("\(key):")
+      lines.append("  cert: \(quoted(tls.cert))")
+      lines.append("  key: \(quoted(tls.key))")
+      if let clientCA = tls.clientCA { lines.append("  client_ca: \(quoted(clientCA))") }
+      if tls.requireClientCert { lines.append("  require_client_cert: true") }
+      if let minVersion = tls.minVersion { lines.append("  min_version: \(quoted(minVersion))") }
+      if let timeout = tls.handshakeTimeout { lines.append("  handshake_timeout: \(timeout)") }
+      if let interval = tls.reloadInterval { lines.append("  reload_interval: \(interval)") }
+    }
+    if !staticHeaders.isEmpty || !templateHeaders.isEmpty {
       lines.append("headers:")
       for (name, value) in staticHeaders.sorted(by: { $0.key < $1.key }) {
         lines.append("  \(quoted(name)): \(quoted(value))")
+      }
+      for (name, template) in templateHeaders.sorted(by: { $0.key < $1.key }) {
+        lines.append("  \(quoted(name)): {template: \(quoted(template))}")
       }
     }
     lines.append("providers:")
@@ -47,6 +70,13 @@ struct AugmenterConfig: Sendable {
       lines.append("    timeout: \(provider.timeout)")
       lines.append("    max_stale: \(provider.maxStale)")
       if let tokenFile = provider.tokenFile { lines.append("    token_file: \(quoted(tokenFile))") }
+      if let tls = provider.tls {
+        lines.append("    tls:")
+        if let ca = tls.ca { lines.append("      ca: \(quoted(ca))") }
+        if let cert = tls.cert { lines.append("      cert: \(quoted(cert))") }
+        if let key = tls.key { lines.append("      key: \(quoted(key))") }
+        if tls.ca == nil && tls.cert == nil && tls.key == nil { lines[lines.count - 1] = "    tls: {}" }
+      }
     }
     return lines.joined(separator: "\n") + "\n"
   }
@@ -63,16 +93,23 @@ final class AugmenterProcess: Sendable {
   let checkPort: Int
   let adminPort: Int
   let process: ManagedProcess
+  /// How the harness talks to the admin port when it has `admin_tls` (nil: plaintext).
+  let adminClientTLS: TLSConfiguration?
 
-  private init(checkPort: Int, adminPort: Int, process: ManagedProcess) {
+  private init(checkPort: Int, adminPort: Int, process: ManagedProcess, adminClientTLS: TLSConfiguration?) {
     self.checkPort = checkPort
     self.adminPort = adminPort
     self.process = process
+    self.adminClientTLS = adminClientTLS
   }
 
-  /// Writes `config`, starts the binary and waits until `/healthz` answers 200.
-  static func start(scope: TestScope, config: AugmenterConfig, name: String = "augmenter") async throws -> AugmenterProcess {
-    try await start(scope: scope, name: name) { config.yaml(checkPort: $0, adminPort: $1) }
+  /// Writes `config`, starts the binary and waits until `/healthz` answers 200. With `admin_tls`,
+  /// `adminClientTLS` is how the harness reaches the admin port (CA, and a client certificate
+  /// when the admin port requires one).
+  static func start(
+    scope: TestScope, config: AugmenterConfig, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil
+  ) async throws -> AugmenterProcess {
+    try await start(scope: scope, name: name, adminClientTLS: adminClientTLS) { config.yaml(checkPort: $0, adminPort: $1) }
   }
 
   /// Writes the file `yaml` renders for the chosen ports, starts the binary and waits until
@@ -81,13 +118,16 @@ final class AugmenterProcess: Sendable {
   /// Ports are picked free just before the start; if another process grabbed one in between (the
   /// binary exits complaining about the address), it retries with new ports.
   static func start(
-    scope: TestScope, name: String = "augmenter", yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+    scope: TestScope, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil,
+    yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
-    try await PortInUse.retrying(name) { try await startOnce(scope: scope, name: $0, yaml: yaml) }
+    try await PortInUse.retrying(name) {
+      try await startOnce(scope: scope, name: $0, adminClientTLS: adminClientTLS, yaml: yaml)
+    }
   }
 
   private static func startOnce(
-    scope: TestScope, name: String, yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+    scope: TestScope, name: String, adminClientTLS: TLSConfiguration?, yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
     let binary = try TestEnvironment.augmenterBinary()
     let checkPort = try FreePort.next()
@@ -97,7 +137,7 @@ final class AugmenterProcess: Sendable {
     let process = try ManagedProcess.spawn(
       name: name, executable: binary, arguments: ["serve", "--config", configURL.path], scope: scope,
       killTimeout: .seconds(15))
-    let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, process: process)
+    let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, process: process, adminClientTLS: adminClientTLS)
     try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
       if let status = process.pollExit() {
         if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
@@ -110,7 +150,7 @@ final class AugmenterProcess: Sendable {
 
   /// GET on the admin port.
   func admin(_ path: String) async throws -> HTTPResponse {
-    try await HTTP1Client.get(port: adminPort, path: path)
+    try await HTTP1Client.get(port: adminPort, path: path, tls: adminClientTLS)
   }
 
   /// `/readyz`'s HTTP status.

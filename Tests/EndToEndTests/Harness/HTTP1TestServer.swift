@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A request one of the in-process servers received.
@@ -17,7 +18,8 @@ struct ReceivedRequest: Sendable, CustomStringConvertible {
 
 /// The shared plumbing of ``EchoUpstream`` and ``TestProvider``: an HTTP/1.1 server on a free
 /// loopback port that hands each complete request to a responder and tracks its connections so
-/// `stop()` closes them all (a hung request must not outlive the test).
+/// `stop()` closes them all (a hung request must not outlive the test). With a TLS configuration
+/// it serves HTTPS (NIOSSL in front of the HTTP/1.1 handlers).
 final class HTTP1TestServer: Sendable {
   /// Answers one request: call `respond` (now or later, from the event loop) or never.
   typealias Responder = @Sendable (ReceivedRequest, _ respond: @escaping @Sendable (HTTPResponseStatus, [HeaderField], [UInt8]) -> Void, _ eventLoop: any EventLoop) -> Void
@@ -32,14 +34,20 @@ final class HTTP1TestServer: Sendable {
     self.connections = connections
   }
 
-  static func start(name: String, scope: TestScope, responder: @escaping Responder) async throws -> HTTP1TestServer {
+  static func start(
+    name: String, scope: TestScope, tls: TLSConfiguration? = nil, responder: @escaping Responder
+  ) async throws -> HTTP1TestServer {
     let connections = ConnectionTracker()
+    let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
     let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
         connections.add(channel)
         return channel.eventLoop.makeCompletedFuture {
+          if let sslContext {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+          }
           try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
           try channel.pipeline.syncOperations.addHandler(RequestHandler(responder: responder))
         }

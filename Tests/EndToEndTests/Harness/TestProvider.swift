@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// What the ``TestProvider`` answers; the test changes it at run time.
@@ -36,19 +37,23 @@ struct ProviderAnswer: Sendable, CustomStringConvertible {
 final class TestProvider: Sendable {
   private let server: HTTP1TestServer
   private let state: ProviderState
+  private let isTLS: Bool
 
   var port: Int { server.port }
-  /// The URL to put in Augmenter's provider config.
-  var url: String { "http://127.0.0.1:\(port)/headers" }
+  /// The URL to put in Augmenter's provider config (`https://localhost:PORT/headers` over TLS:
+  /// the test server certificates name `localhost`).
+  var url: String { isTLS ? "https://localhost:\(port)/headers" : "http://127.0.0.1:\(port)/headers" }
 
-  private init(server: HTTP1TestServer, state: ProviderState) {
+  private init(server: HTTP1TestServer, state: ProviderState, isTLS: Bool) {
     self.server = server
     self.state = state
+    self.isTLS = isTLS
   }
 
-  static func start(scope: TestScope, answer: ProviderAnswer) async throws -> TestProvider {
+  /// Starts the provider; with `tls` it serves HTTPS (see ``TestTLS/serverConfiguration(identity:clientCA:alpn:)``).
+  static func start(scope: TestScope, answer: ProviderAnswer, tls: TLSConfiguration? = nil) async throws -> TestProvider {
     let state = ProviderState(answer: answer)
-    let server = try await HTTP1TestServer.start(name: "provider", scope: scope) { request, respond, eventLoop in
+    let server = try await HTTP1TestServer.start(name: "provider", scope: scope, tls: tls) { request, respond, eventLoop in
       let answer = state.record(request)
       if answer.hang { return }
       let send: @Sendable () -> Void = {
@@ -63,7 +68,7 @@ final class TestProvider: Sendable {
         send()
       }
     }
-    return TestProvider(server: server, state: state)
+    return TestProvider(server: server, state: state, isTLS: tls != nil)
   }
 
   /// What the provider answers from now on.
