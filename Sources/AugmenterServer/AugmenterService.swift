@@ -38,7 +38,13 @@ public final class AugmenterService: Service {
 
   public func run() async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-    let httpClient = HTTPClient(eventLoopGroup: group)
+    // A provider fetch whose connection cannot be established (refused, TLS certificate not
+    // verified) fails at once with that error, instead of AsyncHTTPClient retrying until the
+    // fetch's timeout and reporting only "timed out": /status and the log then name the cause,
+    // and the refresher retries on its own schedule.
+    var clientConfiguration = HTTPClient.Configuration()
+    clientConfiguration.connectionPool.retryConnectionEstablishment = false
+    let httpClient = HTTPClient(eventLoopGroup: group, configuration: clientConfiguration)
     do {
       try await self.serve(group: group, httpClient: httpClient)
     } catch {
