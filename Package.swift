@@ -123,7 +123,7 @@ let package = Package(
     .testTarget(
       name: "AugmenterServerTests",
       dependencies: [
-        "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI",
+        "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI", "TestCertificates",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
