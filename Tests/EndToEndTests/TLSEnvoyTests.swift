@@ -24,10 +24,13 @@ extension EndToEnd {
         let upstream = try await EchoUpstream.start(scope: scope)
         let tls = try await TLSAugmenter.start(scope: scope, configure: configure)
         let envoyClient = try tls.pki.issueClient(name: "envoy", uriSAN: TestTLS.envoyIdentity)
+        // The client-certificate example names Envoy's certificate and key; the other does not.
+        let template = try String(
+          contentsOf: TestEnvironment.envoyConfigDirectory.appendingPathComponent(envoyConfig), encoding: .utf8)
+        let presentsCertificate = template.contains(EnvoyTLSExample.certificatePlaceholder)
         let envoy = try await EnvoyProcess.start(
           scope: scope, configFile: envoyConfig, augmenterPort: tls.augmenter.checkPort, upstreamPort: upstream.port,
-          substitutions: EnvoyTLSExample.substitutions(
-            ca: tls.pki.caPath, client: envoyConfig.contains("client-cert") ? envoyClient : nil))
+          substitutions: EnvoyTLSExample.substitutions(ca: tls.pki.caPath, client: presentsCertificate ? envoyClient : nil))
         return Stack(tls: tls, upstream: upstream, envoy: envoy, envoyClient: envoyClient)
       }
 

@@ -71,11 +71,10 @@ struct AugmenterConfig: Sendable {
       lines.append("    max_stale: \(provider.maxStale)")
       if let tokenFile = provider.tokenFile { lines.append("    token_file: \(quoted(tokenFile))") }
       if let tls = provider.tls {
-        lines.append("    tls:")
-        if let ca = tls.ca { lines.append("      ca: \(quoted(ca))") }
-        if let cert = tls.cert { lines.append("      cert: \(quoted(cert))") }
-        if let key = tls.key { lines.append("      key: \(quoted(key))") }
-        if tls.ca == nil && tls.cert == nil && tls.key == nil { lines[lines.count - 1] = "    tls: {}" }
+        let entries = [("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)].compactMap { key, value in
+          value.map { "\(key): \(quoted($0))" }
+        }
+        lines.append("    tls: {\(entries.joined(separator: ", "))}")
       }
     }
     return lines.joined(separator: "\n") + "\n"
