@@ -103,6 +103,8 @@ final class OpenSSLConnection {
 
   /// One handshake step.
   func handshake() -> OpenSSLStepResult {
+    // SSL_get_error reads the thread's error queue: it must start empty (OpenSSL's rule).
+    ERR_clear_error()
     let result = SSL_do_handshake(self.ssl)
     if result == 1 {
       return .complete
@@ -115,6 +117,7 @@ final class OpenSSLConnection {
   /// `.complete` means the buffer is full and more may be readable.
   func read(into buffer: inout ByteBuffer, minimumWritable: Int) -> OpenSSLStepResult {
     var outcome = OpenSSLStepResult.complete
+    ERR_clear_error()
     buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: minimumWritable) { space in
       guard let base = space.baseAddress else { return 0 }
       var total = 0
@@ -139,6 +142,7 @@ final class OpenSSLConnection {
     buffer.withUnsafeReadableBytes { bytes in
       guard let base = bytes.baseAddress, bytes.count > 0 else { return .complete }
       var written = 0
+      ERR_clear_error()
       let result = SSL_write_ex(self.ssl, base, bytes.count, &written)
       if result == 1 {
         return .complete

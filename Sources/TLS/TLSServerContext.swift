@@ -180,6 +180,16 @@ final class OpenSSLServerContext: @unchecked Sendable {
     SSL_CTX_free(self.pointer)
   }
 
+  /// SSL_OP_NO_TICKET is clear: TLS 1.3 (and 1.2) session tickets are issued.
+  var hasTicketsEnabled: Bool {
+    augmenter_options_have_no_ticket(SSL_CTX_get_options(self.pointer)) == 0
+  }
+
+  /// SSL_OP_NO_COMPRESSION and SSL_OP_NO_RENEGOTIATION are set.
+  var hasCompressionAndRenegotiationDisabled: Bool {
+    augmenter_options_have_no_compression_no_renegotiation(SSL_CTX_get_options(self.pointer)) == 1
+  }
+
   /// Versions, options, session cache, ciphers.
   private static func configureProtocol(_ context: OpaquePointer, _ configuration: TLSServerConfiguration) throws(TLSError) {
     let minimum = configuration.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION

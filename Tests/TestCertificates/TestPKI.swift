@@ -176,6 +176,21 @@ public final class TestPKI: Sendable {
   /// (stdout and stderr); throws with the output when it exits non-zero.
   @discardableResult
   public static func openssl(_ arguments: [String], input: String? = nil) throws -> String {
+    let (status, output) = try Self.runOpenSSL(arguments, input: input)
+    guard status == 0 else {
+      throw TestPKIError(arguments: arguments, status: status, output: output)
+    }
+    return output
+  }
+
+  /// Runs `openssl` with `arguments`, writes `input` to its standard input and closes it, and
+  /// returns the exit status and output (stdout and stderr interleaved). A process still running
+  /// after `timeout` is terminated (its status then says so).
+  public static func runOpenSSL(
+    _ arguments: [String],
+    input: String? = nil,
+    timeout: Duration = .seconds(20)
+  ) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["openssl"] + arguments
@@ -185,16 +200,18 @@ public final class TestPKI: Sendable {
     let stdin = Pipe()
     process.standardInput = stdin
     try process.run()
+    let watchdog = DispatchWorkItem { [process] in
+      if process.isRunning { process.terminate() }
+    }
+    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
     if let input {
       stdin.fileHandleForWriting.write(Data(input.utf8))
     }
     try stdin.fileHandleForWriting.close()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-      throw TestPKIError(arguments: arguments, status: process.terminationStatus, output: text)
-    }
-    return text
+    watchdog.cancel()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 }
