@@ -90,9 +90,8 @@ struct TLSServerFiles: Sendable {
         if bytes.count > 1 << 20 {
           throw TLSError(operation: "BIO_read", detail: path, reasons: ["file larger than 1 MiB"])
         }
-      } else if BIO_test_flags(bio, BIO_FLAGS_SHOULD_RETRY) != 0 {
-        continue
-      } else if count == 0 && ERR_peek_error() == 0 {
+      } else if count == 0 {
+        // A file BIO returns 0 at end of file and -1 on a read error (e.g. EISDIR).
         return bytes
       } else {
         throw TLSError.openSSL("BIO_read", detail: path, fallback: "read failed")

@@ -17,9 +17,9 @@ import Testing
 
 /// One PKI per test process (key generation is the slow part of setting up a test).
 enum Fixtures {
-  static let pki: TestPKI = try! TestPKI.create(name: "Augmenter Test CA")
+  static let pki: TestPKI = removedAtExit(try! TestPKI.create(name: "Augmenter Test CA"))
   /// An unrelated CA: its certificates must not be accepted.
-  static let otherPKI: TestPKI = try! TestPKI.create(name: "Other CA")
+  static let otherPKI: TestPKI = removedAtExit(try! TestPKI.create(name: "Other CA"))
   static let server: TestIdentity = try! pki.issueServer()
   static let clientWithURI: TestIdentity = try! pki.issueClient(
     name: "uri-client",
@@ -81,6 +81,24 @@ enum Fixtures {
     }
     return configuration
   }
+}
+
+/// Directories of the fixture PKIs, deleted when the test process exits.
+private let temporaryDirectories = Mutex<[String]>([])
+
+private func removedAtExit(_ pki: TestPKI) -> TestPKI {
+  let first = temporaryDirectories.withLock { directories in
+    directories.append(pki.directory)
+    return directories.count == 1
+  }
+  if first {
+    atexit {
+      for directory in temporaryDirectories.withLock({ $0 }) {
+        try? FileManager.default.removeItem(atPath: directory)
+      }
+    }
+  }
+  return pki
 }
 
 // MARK: waiting
