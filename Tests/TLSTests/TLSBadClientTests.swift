@@ -52,16 +52,17 @@ struct TLSBadClientTests {
 
   @Test("a partial ClientHello, then silence: closed after the handshake timeout")
   func handshakeTimeout() async throws {
-    let server = try await TestServer.start(handshakeTimeout: .milliseconds(300), context: try Fixtures.serverContext())
+    let server = try await TestServer.start(handshakeTimeout: .milliseconds(500), context: try Fixtures.serverContext())
     defer { Task { await server.stop() } }
 
     let raw = try await RawTestClient.connect(port: server.port)
-    try await raw.send(partialClientHello)
+    // On a loaded machine the timer may fire before these bytes are sent; the outcome is the same.
+    try? await raw.send(partialClientHello)
     try await raw.waitClosed()
     let record = try await server.recorder.closedConnection(0)
     #expect(record.errors.count == 1)
     #expect(record.errors.first?.isTimeout == true)
-    #expect(record.errors.first?.description.contains("300 ms") == true)
+    #expect(record.errors.first?.description.contains("500 ms") == true)
     try await server.expectStillServing()
   }
 
