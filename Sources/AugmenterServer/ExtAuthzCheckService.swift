@@ -46,8 +46,16 @@ public struct ExtAuthzCheckService: Sendable {
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
   public func check(_ message: ByteBuffer) throws(GRPCStatus) -> [UInt8] {
-    let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
-    let attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
+    let readingHeaders = self.decider.readsRequestHeaders
+    let attributes: CheckRequestAttributes
+    if let scanned = CheckRequestScanner.scan(message, readingHeaders: readingHeaders) {
+      attributes = Self.attributes(of: scanned, readingHeaders: readingHeaders)
+    } else {
+      // What the scanner leaves aside is decoded in full: accepted as the decoder accepts it,
+      // or refused with the decoder's reason.
+      let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
+      attributes = Self.attributes(of: request, readingHeaders: readingHeaders)
+    }
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
       return try self.lastResponse.bytes(for: decision)
@@ -60,51 +68,43 @@ public struct ExtAuthzCheckService: Sendable {
   ///
   /// Headers come from `http.headers` (#3, duplicates already joined with `,`), used as is, or,
   /// with Envoy's `encode_raw_headers: true`, from `http.header_map` (#13, `raw_value`), kept as
-  /// a list. `readingHeaders: false` (no rule reads them) skips the list; `x-request-id` is read
-  /// either way.
+  /// a list. `readingHeaders: false` (no rule reads them: `Decider.readsRequestHeaders`) leaves
+  /// the headers out; `x-request-id` is read either way.
   static func attributes(
-    of request: Envoy_Service_Auth_V3_CheckRequest, readingHeaders: Bool = true
+    of request: some CheckRequestFields, readingHeaders: Bool = true
   ) -> CheckRequestAttributes {
-    let context = request.attributes
-    let http = context.request.http
-    var headers = RequestHeaders(http.headers)
-    var requestID = http.headers["x-request-id"]
-    if http.headers.isEmpty, http.hasHeaderMap {
+    var headers = RequestHeaders()
+    var requestID: String?
+    if request.hasHTTPHeaders {
+      if readingHeaders {
+        headers = RequestHeaders(request.httpHeaders)
+        requestID = headers["x-request-id"]
+      } else {
+        requestID = request.httpHeadersRequestID
+      }
+    } else if request.hasHTTPHeaderMap {
       // encode_raw_headers: true sends header_map (#13) instead of headers (#3).
       if readingHeaders {
-        let fields = http.headerMap.headers.map { entry in
-          HeaderField(name: entry.key.lowercased(), value: Self.text(of: entry))
+        let fields = request.httpHeaderMapFields.map { field in
+          HeaderField(name: field.name.lowercased(), value: field.value)
         }
         headers = RequestHeaders(fields: fields)
         requestID = headers["x-request-id"]
       } else {
-        requestID = http.headerMap.headers.first { $0.key == "x-request-id" }.map(Self.text(of:))
+        requestID = request.httpHeaderMapRequestID
       }
     }
     return CheckRequestAttributes(
-      method: http.method,
-      path: http.path,
-      authority: http.host,
-      scheme: http.scheme,
+      method: request.httpMethod,
+      path: request.httpPath,
+      authority: request.httpHost,
+      scheme: request.httpScheme,
       requestID: requestID,
       headers: headers,
-      sourceAddress: Self.ipAddress(of: context.source),
-      destinationAddress: Self.ipAddress(of: context.destination),
-      contextExtensions: context.contextExtensions
+      sourceAddress: request.sourceAddress,
+      destinationAddress: request.destinationAddress,
+      contextExtensions: request.contextExtensions
     )
-  }
-
-  /// A header_map entry's value: `raw_value` bytes (what Envoy fills), else `value`.
-  private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
-    entry.value.isEmpty ? String(decoding: entry.rawValue, as: UTF8.self) : entry.value
-  }
-
-  /// A peer's socket address (`attributes.source|destination.address.socket_address.address`).
-  private static func ipAddress(of peer: Envoy_Service_Auth_V3_AttributeContext.Peer) -> String? {
-    guard peer.hasAddress, case .socketAddress(let socket)? = peer.address.address, !socket.address.isEmpty else {
-      return nil
-    }
-    return socket.address
   }
 
   /// Encodes a decision as Envoy expects it.
