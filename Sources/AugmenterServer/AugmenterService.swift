@@ -61,8 +61,10 @@ public final class AugmenterService: Service {
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
-        ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.check(message) },
-        HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) },
+        HealthService.checkPath: { message throws(GRPCStatus) in try health.check(message) }
+      ],
+      framedMethods: [
+        ExtAuthzCheckService.path: { message throws(GRPCStatus) in try check.framedCheck(message) }
       ],
       streamingMethods: [
         HealthService.watchPath: { message, writer in health.watch(message, writer: writer) }

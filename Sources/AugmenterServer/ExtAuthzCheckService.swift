@@ -30,22 +30,30 @@ public struct ExtAuthzCheckService: Sendable {
 
   /// The last decision and its encoding: consecutive checks mostly get the same answer (the same
   /// headers until a snapshot changes), so they reuse the bytes instead of building and
-  /// serializing a CheckResponse each time. The lock covers only copying the pair.
+  /// serializing a CheckResponse each time. The bytes are kept framed as a gRPC message, so the
+  /// router sends the one shared buffer as it is. The lock covers only copying the pair.
   final class LastResponse: Sendable {
-    private let pair = Mutex<(Decision, [UInt8])?>(nil)
+    private let pair = Mutex<(Decision, ByteBuffer)?>(nil)
 
-    func bytes(for decision: Decision) throws -> [UInt8] {
-      if let (cached, bytes) = self.pair.withLock({ $0 }), cached == decision {
-        return bytes
+    func framed(for decision: Decision) throws -> ByteBuffer {
+      if let (cached, framed) = self.pair.withLock({ $0 }), cached == decision {
+        return framed
       }
       let bytes: [UInt8] = try ExtAuthzCheckService.response(for: decision).serializedBytes()
-      self.pair.withLock { $0 = (decision, bytes) }
-      return bytes
+      let framed = GRPCMessageFramer.framed(bytes, allocator: ByteBufferAllocator())
+      self.pair.withLock { $0 = (decision, framed) }
+      return framed
     }
   }
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
   public func check(_ message: ByteBuffer) throws(GRPCStatus) -> [UInt8] {
+    Array(try self.framedCheck(message).readableBytesView.dropFirst(5))
+  }
+
+  /// Handles one serialized CheckRequest; returns the CheckResponse as a framed gRPC message
+  /// (often the same shared buffer as the previous call: see `LastResponse`).
+  public func framedCheck(_ message: ByteBuffer) throws(GRPCStatus) -> ByteBuffer {
     let readingHeaders = self.decider.readsRequestHeaders
     let attributes: CheckRequestAttributes
     if let scanned = CheckRequestScanner.scan(message, readingHeaders: readingHeaders) {
@@ -58,7 +66,7 @@ public struct ExtAuthzCheckService: Sendable {
     }
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
-      return try self.lastResponse.bytes(for: decision)
+      return try self.lastResponse.framed(for: decision)
     } catch {
       throw GRPCStatus(.internal, "could not encode CheckResponse: \(error)")
     }
