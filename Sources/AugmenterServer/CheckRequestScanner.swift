@@ -48,7 +48,7 @@ enum CheckRequestScanner {
 
   /// Well-formed UTF-8, by the parser SwiftProtobuf's `utf8ToString` uses; all-ASCII first.
   static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+    if Self.isASCII(bytes) { return true }
     var parser = Unicode.UTF8.ForwardParser()
     var iterator = bytes.makeIterator()
     while true {
@@ -58,6 +58,25 @@ enum CheckRequestScanner {
       case .emptyInput: return true
       }
     }
+  }
+}
+
+extension CheckRequestScanner {
+  /// No byte has its high bit set; eight bytes at a time.
+  static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var index = 0
+    let count = bytes.count
+    while index + 8 <= count {
+      if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 {
+        return false
+      }
+      index += 8
+    }
+    while index < count {
+      if bytes[index] & 0x80 != 0 { return false }
+      index += 1
+    }
+    return true
   }
 }
 
@@ -499,6 +518,16 @@ private struct WireReader {
   /// length-delimited or fixed32 (groups and the undefined types 6 and 7 go to the decoder).
   private mutating func tag() throws(Unsupported) -> (Int, UInt8)? {
     guard self.position < self.end else { return nil }
+    let first = self.bytes[self.position]
+    if first & 0x80 == 0 {
+      // One byte: fields 1 to 15, all the schema's but none above.
+      let field = Int(first >> 3)
+      let wire = first & 7
+      guard field > 0, wire == Self.varint || wire == Self.fixed64 || wire == Self.lengthDelimited || wire == Self.fixed32
+      else { throw Unsupported() }
+      self.position += 1
+      return (field, wire)
+    }
     var value: UInt64 = 0
     var shift: UInt64 = 0
     for index in 0..<5 {

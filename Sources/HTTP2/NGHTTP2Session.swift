@@ -78,6 +78,10 @@ final class NGHTTP2Session {
   private let settings: HTTP2Settings
   private let allocator: ByteBufferAllocator
   private var streams: [Int32: Stream] = [:]
+  /// The stream the last callback was about: nghttp2 calls back for one stream several times in
+  /// a row (a header each, then the frame), so this spares most dictionary lookups.
+  private var recentStreamID: Int32 = 0
+  private var recentStream: Stream?
   /// Streams closed and reset, reused by the next requests instead of allocating new ones.
   private var spareStreams: [Stream] = []
   /// How many closed streams are kept for reuse.
@@ -237,7 +241,7 @@ final class NGHTTP2Session {
 
   /// Queues a response on a stream. A stream the client already reset is silently skipped.
   func submit(_ response: HTTP2Response, streamID: Int32) throws(HTTP2Error) {
-    guard let stream = self.streams[streamID] else { return }
+    guard let stream = self.stream(streamID) else { return }
     let fields = response.headers
     let status = response.status
     let hasBody = (response.body?.readableBytes ?? 0) > 0
@@ -270,7 +274,7 @@ final class NGHTTP2Session {
   /// Returns false when the stream is gone.
   @discardableResult
   func appendStreamData(streamID: Int32, bytes: ByteBuffer?, trailers: [HTTP2Header]?) -> Bool {
-    guard let stream = self.streams[streamID], stream.streaming, stream.responseTrailers == nil else {
+    guard let stream = self.stream(streamID), stream.streaming, stream.responseTrailers == nil else {
       return false
     }
     if var bytes, bytes.readableBytes > 0 {
@@ -294,18 +298,32 @@ final class NGHTTP2Session {
     return self.closedStreamingStreams
   }
 
+  /// The open stream `streamID`, if any.
+  private func stream(_ streamID: Int32) -> Stream? {
+    if streamID == self.recentStreamID, let stream = self.recentStream {
+      return stream
+    }
+    let stream = self.streams[streamID]
+    self.recentStreamID = streamID
+    self.recentStream = stream
+    return stream
+  }
+
   // MARK: - Callback bodies (called by the C thunks below)
 
   fileprivate func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     guard isRequest else { return 0 }
-    self.streams[streamID] = self.spareStreams.popLast() ?? Stream()
+    let stream = self.spareStreams.popLast() ?? Stream()
+    self.streams[streamID] = stream
+    self.recentStreamID = streamID
+    self.recentStream = stream
     return 0
   }
 
   fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>)
     -> Int32
   {
-    guard let stream = self.streams[streamID], !stream.headComplete else {
+    guard let stream = self.stream(streamID), !stream.headComplete else {
       return 0  // request trailers: not used by anything we serve
     }
     stream.headerBytes += name.count + value.count + 32
@@ -334,7 +352,7 @@ final class NGHTTP2Session {
 
   fileprivate func frameReceived(type: UInt8, flags: UInt8, streamID: Int32, isRequestHeaders: Bool) -> Int32 {
     let endStream = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    guard let stream = self.streams[streamID] else { return 0 }
+    guard let stream = self.stream(streamID) else { return 0 }
     if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
       stream.headComplete = true
     }
@@ -350,7 +368,7 @@ final class NGHTTP2Session {
   }
 
   fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-    guard let stream = self.streams[streamID], !stream.oversized else { return 0 }
+    guard let stream = self.stream(streamID), !stream.oversized else { return 0 }
     let held = stream.body?.readableBytes ?? 0
     if held + bytes.count > self.settings.maxRequestBodyBytes
       || self.bufferedBytes + bytes.count > self.settings.maxBufferedBytesPerConnection
@@ -380,6 +398,9 @@ final class NGHTTP2Session {
   }
 
   fileprivate func streamClosed(streamID: Int32) -> Int32 {
+    if streamID == self.recentStreamID {
+      self.recentStream = nil
+    }
     if let stream = self.streams.removeValue(forKey: streamID) {
       // A stream reset mid-request leaves its partial body behind: give the budget back.
       self.bufferedBytes -= stream.body?.readableBytes ?? 0
@@ -399,7 +420,7 @@ final class NGHTTP2Session {
     // (RFC 9113 §8.1: RST_STREAM with NO_ERROR after a complete response).
     guard flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
       type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
-      let stream = self.streams[streamID], !stream.requestEnded
+      let stream = self.stream(streamID), !stream.requestEnded
     else { return 0 }
     nghttp2_submit_rst_stream(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_NO_ERROR.rawValue)
     return 0
@@ -411,7 +432,7 @@ final class NGHTTP2Session {
     length: Int,
     flags: UnsafeMutablePointer<UInt32>
   ) -> Int {
-    guard let stream = self.streams[streamID] else {
+    guard let stream = self.stream(streamID) else {
       return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     var copied = 0

@@ -530,9 +530,15 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
 
   @Test func utf8ValidationMatchesSwift() {
     var rng = SplitMix64(state: 12)
-    for _ in 0..<20_000 {
-      let bytes = (0..<rng.below(6)).map { _ in
-        rng.chance(0.5) ? UInt8(0x80 + rng.below(0x80)) : UInt8(truncatingIfNeeded: rng.next())
+    for round in 0..<30_000 {
+      // Short random runs (multi-byte sequences, broken ones), and longer mostly-ASCII ones with
+      // a stray high byte anywhere (the 8-bytes-at-a-time ASCII path and its tail).
+      let long = round % 2 == 1
+      let bytes = (0..<rng.below(long ? 40 : 6)).map { _ in
+        if long {
+          return rng.chance(0.97) ? UInt8(rng.below(0x80)) : UInt8(0x80 + rng.below(0x80))
+        }
+        return rng.chance(0.5) ? UInt8(0x80 + rng.below(0x80)) : UInt8(truncatingIfNeeded: rng.next())
       }
       let expected = String(validating: bytes, as: UTF8.self) != nil
       let actual = bytes.withUnsafeBytes { CheckRequestScanner.isValidUTF8($0) }
