@@ -63,6 +63,7 @@ enum CheckRequestScanner {
 
 extension CheckRequestScanner {
   /// No byte has its high bit set; eight bytes at a time.
+  @inline(__always)
   static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
     var index = 0
     let count = bytes.count
@@ -420,6 +421,7 @@ private struct WireReader {
 
   /// Narrows the bounds to the nested message of a length-delimited field, one level deeper;
   /// returns the outer bounds for `leave`.
+  @inline(__always)
   private mutating func enter(_ wire: UInt8) throws(Unsupported) -> Int {
     let range = try self.lengthDelimited(wire)
     guard self.depth < CheckRequestScanner.maxDepth else { throw Unsupported() }
@@ -431,6 +433,7 @@ private struct WireReader {
   }
 
   /// Back to the enclosing message, once the nested one was read to its end.
+  @inline(__always)
   private mutating func leave(_ outerEnd: Int) throws(Unsupported) {
     guard self.position == self.end else { throw Unsupported() }
     self.depth -= 1
@@ -439,6 +442,7 @@ private struct WireReader {
 
   /// A `map<string, string>` entry (key 1, value 2; other fields skipped, as a decode does).
   /// Map entries do not count towards the decoder's depth.
+  @inline(__always)
   private mutating func stringMapEntry(_ wire: UInt8) throws(Unsupported) -> ScannedCheckRequest.MapEntry {
     let outer = try self.enter(wire)
     self.depth -= 1
@@ -471,6 +475,7 @@ private struct WireReader {
   }
 
   /// A `string` field: length-delimited and valid UTF-8, as SwiftProtobuf checks it.
+  @inline(__always)
   private mutating func string(_ wire: UInt8) throws(Unsupported) -> Range<Int> {
     let range = try self.lengthDelimited(wire)
     guard CheckRequestScanner.isValidUTF8(UnsafeRawBufferPointer(rebasing: self.bytes[range])) else { throw Unsupported() }
@@ -478,12 +483,14 @@ private struct WireReader {
   }
 
   /// An integer, bool or enum field: wire type varint.
+  @inline(__always)
   private mutating func varintField(_ wire: UInt8) throws(Unsupported) {
     guard wire == Self.varint else { throw Unsupported() }
     _ = try self.varint()
   }
 
   /// The body of a length-delimited field (wire type 2), which must fit in the current message.
+  @inline(__always)
   private mutating func lengthDelimited(_ wire: UInt8) throws(Unsupported) -> Range<Int> {
     guard wire == Self.lengthDelimited else { throw Unsupported() }
     let length = try self.varint()
@@ -494,6 +501,7 @@ private struct WireReader {
   }
 
   /// Skips a field of wire type varint, fixed64, length-delimited or fixed32.
+  @inline(__always)
   private mutating func skip(_ wire: UInt8) throws(Unsupported) {
     switch wire {
     case Self.varint: _ = try self.varint()
@@ -516,6 +524,7 @@ private struct WireReader {
   /// Accepts what SwiftProtobuf's `nextFieldNumber` accepts, or less: at most 5 bytes (the last
   /// one at most 15), a field number above 0, and a wire type of varint, fixed64,
   /// length-delimited or fixed32 (groups and the undefined types 6 and 7 go to the decoder).
+  @inline(__always)
   private mutating func tag() throws(Unsupported) -> (Int, UInt8)? {
     guard self.position < self.end else { return nil }
     let first = self.bytes[self.position]
@@ -547,6 +556,7 @@ private struct WireReader {
   }
 
   /// A varint of at most 10 bytes (SwiftProtobuf's `decodeVarint` bound).
+  @inline(__always)
   private mutating func varint() throws(Unsupported) -> UInt64 {
     var value: UInt64 = 0
     var shift: UInt64 = 0
@@ -560,6 +570,7 @@ private struct WireReader {
     }
   }
 
+  @inline(__always)
   private func bytes(_ range: Range<Int>?, equal text: StaticString) -> Bool {
     let count = range?.count ?? 0
     guard count == text.utf8CodeUnitCount else { return false }
