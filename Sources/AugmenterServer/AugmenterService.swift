@@ -67,8 +67,12 @@ public final class AugmenterService: Service {
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
-        ExtAuthzCheckService.path: { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) },
-        HealthService.checkPath: { message, _ throws(GRPCStatus) in try health.check(message) },
+        HealthService.checkPath: { message, _ throws(GRPCStatus) in try health.check(message) }
+      ],
+      framedMethods: [
+        ExtAuthzCheckService.path: { message, call throws(GRPCStatus) in
+          try check.framedCheck(message, peerIdentity: call.peerIdentity)
+        }
       ],
       streamingMethods: [
         HealthService.watchPath: { message, writer in health.watch(message, writer: writer) }

@@ -30,29 +30,46 @@ public struct ExtAuthzCheckService: Sendable {
 
   /// The last decision and its encoding: consecutive checks mostly get the same answer (the same
   /// headers until a snapshot changes), so they reuse the bytes instead of building and
-  /// serializing a CheckResponse each time. The lock covers only copying the pair.
+  /// serializing a CheckResponse each time. The bytes are kept framed as a gRPC message, so the
+  /// router sends the one shared buffer as it is. The lock covers only copying the pair.
   final class LastResponse: Sendable {
-    private let pair = Mutex<(Decision, [UInt8])?>(nil)
+    private let pair = Mutex<(Decision, ByteBuffer)?>(nil)
 
-    func bytes(for decision: Decision) throws -> [UInt8] {
-      if let (cached, bytes) = self.pair.withLock({ $0 }), cached == decision {
-        return bytes
+    func framed(for decision: Decision) throws -> ByteBuffer {
+      if let (cached, framed) = self.pair.withLock({ $0 }), cached == decision {
+        return framed
       }
       let bytes: [UInt8] = try ExtAuthzCheckService.response(for: decision).serializedBytes()
-      self.pair.withLock { $0 = (decision, bytes) }
-      return bytes
+      let framed = GRPCMessageFramer.framed(bytes, allocator: ByteBufferAllocator())
+      self.pair.withLock { $0 = (decision, framed) }
+      return framed
     }
   }
 
   /// Handles one serialized CheckRequest; returns a serialized CheckResponse.
   /// - Parameter peerIdentity: the connection's verified TLS client identity, if any.
   public func check(_ message: ByteBuffer, peerIdentity: String? = nil) throws(GRPCStatus) -> [UInt8] {
-    let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
-    var attributes = Self.attributes(of: request, readingHeaders: self.decider.readsRequestHeaders)
+    Array(try self.framedCheck(message, peerIdentity: peerIdentity).readableBytesView.dropFirst(5))
+  }
+
+  /// Handles one serialized CheckRequest; returns the CheckResponse as a framed gRPC message
+  /// (often the same shared buffer as the previous call: see `LastResponse`).
+  /// - Parameter peerIdentity: the connection's verified TLS client identity, if any.
+  public func framedCheck(_ message: ByteBuffer, peerIdentity: String? = nil) throws(GRPCStatus) -> ByteBuffer {
+    let readingHeaders = self.decider.readsRequestHeaders
+    var attributes: CheckRequestAttributes
+    if let scanned = CheckRequestScanner.scan(message, readingHeaders: readingHeaders) {
+      attributes = Self.attributes(of: scanned, readingHeaders: readingHeaders)
+    } else {
+      // What the scanner leaves aside is decoded in full: accepted as the decoder accepts it,
+      // or refused with the decoder's reason.
+      let request = try Envoy_Service_Auth_V3_CheckRequest(grpcRequest: message)
+      attributes = Self.attributes(of: request, readingHeaders: readingHeaders)
+    }
     attributes.peerIdentity = peerIdentity
     let decision = self.decider.decide(attributes, at: self.clock.now())
     do {
-      return try self.lastResponse.bytes(for: decision)
+      return try self.lastResponse.framed(for: decision)
     } catch {
       throw GRPCStatus(.internal, "could not encode CheckResponse: \(error)")
     }
@@ -62,51 +79,43 @@ public struct ExtAuthzCheckService: Sendable {
   ///
   /// Headers come from `http.headers` (#3, duplicates already joined with `,`), used as is, or,
   /// with Envoy's `encode_raw_headers: true`, from `http.header_map` (#13, `raw_value`), kept as
-  /// a list. `readingHeaders: false` (no rule reads them) skips the list; `x-request-id` is read
-  /// either way.
+  /// a list. `readingHeaders: false` (no rule reads them: `Decider.readsRequestHeaders`) leaves
+  /// the headers out; `x-request-id` is read either way.
   static func attributes(
-    of request: Envoy_Service_Auth_V3_CheckRequest, readingHeaders: Bool = true
+    of request: some CheckRequestFields, readingHeaders: Bool = true
   ) -> CheckRequestAttributes {
-    let context = request.attributes
-    let http = context.request.http
-    var headers = RequestHeaders(http.headers)
-    var requestID = http.headers["x-request-id"]
-    if http.headers.isEmpty, http.hasHeaderMap {
+    var headers = RequestHeaders()
+    var requestID: String?
+    if request.hasHTTPHeaders {
+      if readingHeaders {
+        headers = RequestHeaders(request.httpHeaders)
+        requestID = headers["x-request-id"]
+      } else {
+        requestID = request.httpHeadersRequestID
+      }
+    } else if request.hasHTTPHeaderMap {
       // encode_raw_headers: true sends header_map (#13) instead of headers (#3).
       if readingHeaders {
-        let fields = http.headerMap.headers.map { entry in
-          HeaderField(name: entry.key.lowercased(), value: Self.text(of: entry))
+        let fields = request.httpHeaderMapFields.map { field in
+          HeaderField(name: field.name.lowercased(), value: field.value)
         }
         headers = RequestHeaders(fields: fields)
         requestID = headers["x-request-id"]
       } else {
-        requestID = http.headerMap.headers.first { $0.key == "x-request-id" }.map(Self.text(of:))
+        requestID = request.httpHeaderMapRequestID
       }
     }
     return CheckRequestAttributes(
-      method: http.method,
-      path: http.path,
-      authority: http.host,
-      scheme: http.scheme,
+      method: request.httpMethod,
+      path: request.httpPath,
+      authority: request.httpHost,
+      scheme: request.httpScheme,
       requestID: requestID,
       headers: headers,
-      sourceAddress: Self.ipAddress(of: context.source),
-      destinationAddress: Self.ipAddress(of: context.destination),
-      contextExtensions: context.contextExtensions
+      sourceAddress: request.sourceAddress,
+      destinationAddress: request.destinationAddress,
+      contextExtensions: request.contextExtensions
     )
-  }
-
-  /// A header_map entry's value: `raw_value` bytes (what Envoy fills), else `value`.
-  private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
-    entry.value.isEmpty ? String(decoding: entry.rawValue, as: UTF8.self) : entry.value
-  }
-
-  /// A peer's socket address (`attributes.source|destination.address.socket_address.address`).
-  private static func ipAddress(of peer: Envoy_Service_Auth_V3_AttributeContext.Peer) -> String? {
-    guard peer.hasAddress, case .socketAddress(let socket)? = peer.address.address, !socket.address.isEmpty else {
-      return nil
-    }
-    return socket.address
   }
 
   /// Encodes a decision as Envoy expects it.

@@ -78,10 +78,10 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     }
     let allocator = context.channel.allocator
     defer { session.clearEvents() }
-    for event in session.events {
+    for index in session.events.indices {
       let response: HTTP2Response
       let streamID: Int32
-      switch event {
+      switch session.events[index] {
       case .request(var request):
         streamID = request.head.streamID
         request.peerIdentity = self.peerIdentity
@@ -167,7 +167,11 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   /// Writes everything nghttp2 has queued in one buffer, then closes if the session is done.
   private func writePendingFrames(context: ChannelHandlerContext) {
     guard let session = self.session else { return }
+    // The buffer written last time, if the channel is done with it (as it is once the write
+    // completed, typically at once): `clear()` reuses its storage when it is ours alone, and
+    // gives it fresh storage when the channel still holds the old bytes.
     var buffer = self.outbound ?? context.channel.allocator.buffer(capacity: 4096)
+    self.outbound = nil
     buffer.clear()
     do {
       try session.drainOutput(into: &buffer)
@@ -179,7 +183,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     self.notifyClosedStreams()
     let done = !session.wantsIO
     if buffer.readableBytes > 0 {
-      self.outbound = nil  // the written buffer now belongs to the channel
+      // Shared with the channel until the write completes; one that grew for a burst is let go.
+      self.outbound = buffer.capacity <= Self.keptOutboundCapacity ? buffer : nil
       if done {
         // Close only after the last frames (typically our GOAWAY) have left.
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -196,6 +201,9 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       }
     }
   }
+
+  /// Largest outbound buffer kept between writes.
+  private static let keptOutboundCapacity = 64 << 10
 
   private func close(context: ChannelHandlerContext) {
     guard !self.closing else { return }

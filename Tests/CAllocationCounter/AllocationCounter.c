@@ -4,7 +4,11 @@
 #include "CAllocationCounter.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t count, size_t size);
@@ -15,15 +19,49 @@ extern void *__libc_memalign(size_t alignment, size_t size);
 static __thread int counting __attribute__((tls_model("initial-exec")));
 static __thread uint64_t count __attribute__((tls_model("initial-exec")));
 
-#define COUNT() do { if (counting) count += 1; } while (0)
+// AUGMENTER_ALLOC_TRACE=FILE: the call stack of each counted allocation (the first
+// `MAX_TRACES`), written to FILE by `augmenter_allocations_stop` with backtrace_symbols_fd;
+// bench/alloc_sites.py groups them by call site. Static storage: recording never allocates.
+#define MAX_TRACES 20000
+#define TRACE_DEPTH 16
+static void *traces[MAX_TRACES][TRACE_DEPTH];
+static int trace_depths[MAX_TRACES];
+static int tracing;
+static __thread int in_trace __attribute__((tls_model("initial-exec")));
+
+static void record(void) {
+  if (count < MAX_TRACES && !in_trace) {
+    in_trace = 1;
+    trace_depths[count] = backtrace(traces[count], TRACE_DEPTH);
+    in_trace = 0;
+  }
+}
+
+#define COUNT() do { if (counting) { if (tracing) record(); count += 1; } } while (0)
 
 void augmenter_allocations_start(void) {
+  tracing = getenv("AUGMENTER_ALLOC_TRACE") != NULL;
+  if (tracing) {
+    void *warm[2];
+    backtrace(warm, 2);  // its first call loads the unwinder, which allocates
+  }
   count = 0;
   counting = 1;
 }
 
 uint64_t augmenter_allocations_stop(void) {
   counting = 0;
+  const char *path = getenv("AUGMENTER_ALLOC_TRACE");
+  if (tracing && path != NULL) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      for (uint64_t index = 0; index < count && index < MAX_TRACES; index++) {
+        (void)!write(fd, "----\n", 5);
+        backtrace_symbols_fd(traces[index], trace_depths[index], fd);
+      }
+      close(fd);
+    }
+  }
   return count;
 }
 

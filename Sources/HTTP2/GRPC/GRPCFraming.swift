@@ -98,6 +98,13 @@ public enum GRPCMessageFramer {
     buffer.writeInteger(UInt32(message.count))
     buffer.writeBytes(message)
   }
+
+  /// A new buffer holding `message` framed.
+  public static func framed(_ message: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
+    var buffer = allocator.buffer(capacity: message.count + 5)
+    Self.write(message, into: &buffer)
+    return buffer
+  }
 }
 
 /// `grpc-message` encoding: UTF-8, percent-encoding everything outside 0x20...0x7E and `%` itself.

@@ -18,6 +18,12 @@ public struct GRPCCallContext: Sendable {
   }
 }
 
+/// A unary gRPC method that answers with a message already framed: exactly one complete
+/// length-prefixed message (`GRPCMessageFramer.framed(_:)`), sent as it is. A handler that
+/// keeps its encoded answers (ext_authz Check) shares one buffer across calls instead of
+/// having a new one built and copied per call.
+public typealias GRPCFramedUnaryHandler = @Sendable (ByteBuffer, GRPCCallContext) throws(GRPCStatus) -> ByteBuffer
+
 /// A server-streaming gRPC method: one request message in, then messages over time through the
 /// writer (on its event loop), ended by `GRPCServerStreamWriter.finish(_:)`.
 public typealias GRPCServerStreamingHandler = @Sendable (ByteBuffer, GRPCServerStreamWriter) -> Void
@@ -59,25 +65,38 @@ public struct GRPCServerStreamWriter: Sendable {
 /// Answers requests on one HTTP/2 connection: known gRPC paths go to their handlers, gRPC calls
 /// to unknown paths get UNIMPLEMENTED, and non-gRPC requests go to `fallback`.
 public struct GRPCRouter: HTTP2RequestResponder {
-  private let methods: [String: GRPCUnaryHandler]
-  private let streamingMethods: [String: GRPCServerStreamingHandler]
+  /// What serves one path. A struct rather than closures as dictionary values: reading a
+  /// closure out of a dictionary wraps it in a reabstraction thunk, an allocation per lookup.
+  private struct Route {
+    var unary: GRPCUnaryHandler?
+    var framed: GRPCFramedUnaryHandler?
+    var streaming: GRPCServerStreamingHandler?
+  }
+
+  private let routes: [String: Route]
   private let maxMessageBytes: Int
   private let fallback: (any HTTP2RequestResponder)?
 
   /// Creates a router.
   /// - Parameters:
-  ///   - methods: handlers by full path, e.g. `/envoy.service.auth.v3.Authorization/Check`.
+  ///   - methods: handlers by full path, e.g. `/grpc.health.v1.Health/Check`.
+  ///   - framedMethods: handlers by full path whose replies come framed, e.g.
+  ///     `/envoy.service.auth.v3.Authorization/Check`.
   ///   - maxMessageBytes: largest request message accepted (RESOURCE_EXHAUSTED above).
   ///   - streamingMethods: server-streaming handlers by full path.
   ///   - fallback: answers requests that are not gRPC; without it they get HTTP 415.
   public init(
     methods: [String: GRPCUnaryHandler],
+    framedMethods: [String: GRPCFramedUnaryHandler] = [:],
     streamingMethods: [String: GRPCServerStreamingHandler] = [:],
     maxMessageBytes: Int,
     fallback: (any HTTP2RequestResponder)? = nil
   ) {
-    self.methods = methods
-    self.streamingMethods = streamingMethods
+    var routes: [String: Route] = [:]
+    for (path, handler) in methods { routes[path, default: Route()].unary = handler }
+    for (path, handler) in framedMethods { routes[path, default: Route()].framed = handler }
+    for (path, handler) in streamingMethods { routes[path, default: Route()].streaming = handler }
+    self.routes = routes
     self.maxMessageBytes = maxMessageBytes
     self.fallback = fallback
   }
@@ -85,9 +104,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
   public func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
     let head = request.head
     let isGRPC = Self.isGRPC(head)
-    let unary = self.methods[head.path]
-    let streaming = self.streamingMethods[head.path]
-    guard unary != nil || streaming != nil else {
+    guard let route = self.routes[head.path] else {
       if isGRPC {
         return Self.trailersOnly(GRPCStatus(.unimplemented, "unknown method \(head.path)"))
       }
@@ -112,7 +129,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
     } catch {
       return Self.trailersOnly(error)
     }
-    if let streaming {
+    if let streaming = route.streaming {
       return HTTP2Response(
         status: 200,
         headers: [HTTP2Header("content-type", "application/grpc")],
@@ -120,9 +137,15 @@ public struct GRPCRouter: HTTP2RequestResponder {
       )
     }
     do {
-      let reply = try unary!(message, GRPCCallContext(peerIdentity: request.peerIdentity))
-      var body = allocator.buffer(capacity: reply.count + 5)
-      GRPCMessageFramer.write(reply, into: &body)
+      let body: ByteBuffer
+      let call = GRPCCallContext(peerIdentity: request.peerIdentity)
+      if let framed = route.framed {
+        body = try framed(message, call)
+        assert(body.readableBytes >= 5, "a framed handler must answer with a whole gRPC message")
+      } else {
+        let reply = try route.unary!(message, call)
+        body = GRPCMessageFramer.framed(reply, allocator: allocator)
+      }
       return HTTP2Response(
         status: 200,
         headers: Self.grpcResponseHeaders,

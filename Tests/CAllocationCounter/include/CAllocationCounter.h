@@ -11,7 +11,8 @@
 
 /// Starts counting this thread's allocations from zero.
 void augmenter_allocations_start(void);
-/// Stops counting; returns how many allocations this thread made since `start`.
+/// Stops counting; returns how many allocations this thread made since `start`. With
+/// AUGMENTER_ALLOC_TRACE=FILE set, also writes each counted allocation's call stack to FILE.
 uint64_t augmenter_allocations_stop(void);
 
 #endif
