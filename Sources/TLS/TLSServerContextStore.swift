@@ -52,7 +52,36 @@ public final class TLSServerContextStore: Sendable {
   /// Re-reads the certificate, key and client CA files; if their bytes differ from the last
   /// bytes seen (loaded or failed), builds a new context and makes it current. On failure the
   /// current context stays; the same bad bytes are not tried again, any further change is.
+  ///
+  /// The files are read one after the other, so a rotation landing between two reads gives a
+  /// certificate with the other pair's key. A failed build is therefore retried (a few times)
+  /// when the files changed while it was read, so that a rotation never logs a spurious failure.
   public func reloadIfChanged() -> TLSReloadOutcome {
+    var outcome = self.reloadOnce()
+    for _ in 0..<Self.rereadsAfterFailure {
+      guard case .failed = outcome, self.filesChangedSinceLastSeen() else { break }
+      outcome = self.reloadOnce()
+    }
+    return outcome
+  }
+
+  /// How many times a failed reload re-reads files that changed meanwhile.
+  static let rereadsAfterFailure = 3
+
+  /// Whether the files now differ from the bytes last seen (loaded or failed).
+  private func filesChangedSinceLastSeen() -> Bool {
+    let fingerprint: [UInt8]
+    do throws(TLSError) {
+      var files = try TLSServerFiles(reading: self.configuration)
+      defer { files.wipePrivateKey() }
+      fingerprint = files.fingerprint
+    } catch {
+      fingerprint = Self.fingerprint(of: error)
+    }
+    return self.state.withLock { $0.lastSeen != fingerprint }
+  }
+
+  private func reloadOnce() -> TLSReloadOutcome {
     self.reloading.withLock { _ in
       var files: TLSServerFiles
       do throws(TLSError) {
