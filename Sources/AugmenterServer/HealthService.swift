@@ -2,7 +2,7 @@
 // Augmenter — grpc.health.v1.Health/Check, following readiness.
 //===----------------------------------------------------------------------===//
 
-public import AugmenterCore
+import AugmenterCore
 import EnvoyAPI
 public import HTTP2
 public import NIOCore
@@ -42,12 +42,12 @@ public struct HealthService: Sendable {
     }
     let known = Self.knownServices.contains(request.service)
     let last = NIOLoopBoundBox<ServingStatus?>(nil, eventLoop: writer.eventLoop)
-    let send = { (status: ServingStatus) in
+    let send = { @Sendable (status: ServingStatus) in
       guard last.value != status else { return }
       last.value = status
       writer.send(Self.encode(status))
     }
-    let current = { known ? self.servingStatus() : .serviceUnknown }
+    let current = { @Sendable in known ? self.servingStatus() : .serviceUnknown }
     send(current())
     let poll = writer.eventLoop.scheduleRepeatedTask(initialDelay: self.watchInterval, delay: self.watchInterval) { _ in
       send(current())
