@@ -280,3 +280,24 @@ struct PolicyConfigTests {
     #expect(found.contains { $0.keyPath == "rules[1]" && $0.message.contains("never reached") })
   }
 }
+
+@Suite("Digit separators")
+struct DigitSeparatorTests {
+  @Test("whole and fractional numbers share one rule: `_` separates digits, never leads")
+  func separators() throws {
+    let config = try ConfigLoader.parse(
+      "grpc: {max_message_bytes: 8_192}\nrules:\n  - rate_limit: {requests_per_second: 1_000.5}", environment: [:])
+    #expect(config.grpcMaxMessageBytes == 8192)
+    guard case .rateLimit(let limit)? = config.rules.first?.outcome else {
+      Issue.record("expected a rate limit, got \(String(describing: config.rules.first))")
+      return
+    }
+    #expect(limit.requestsPerSecond == 1000.5)
+
+    let found = problems("grpc: {max_message_bytes: _8192}\nrules:\n  - rate_limit: {requests_per_second: _5}")
+    #expect(found.contains(ConfigProblem(keyPath: "grpc.max_message_bytes", message: "expected a whole number, got \"_8192\"")))
+    #expect(
+      found.contains(ConfigProblem(keyPath: "rules[0].rate_limit.requests_per_second", message: "expected a number, got \"_5\"")),
+      "\(found)")
+  }
+}

@@ -275,13 +275,20 @@ struct ConfigDecoder {
 
   mutating func integer(_ node: ConfigNode, _ path: String) -> Int? {
     guard let text = string(node, path) else { return nil }
-    // Underscores as digit separators (`4_194_304`), as YAML 1.1 and Swift allow.
-    let digits = text.trimmingSpaces().filter { $0 != "_" }
-    guard let value = Int(digits), !text.trimmingSpaces().hasPrefix("_") else {
+    guard let value = Self.withoutDigitSeparators(text).flatMap({ Int($0) }) else {
       fail(path, "expected a whole number, got \"\(text)\"")
       return nil
     }
     return value
+  }
+
+  /// A number's text without surrounding spaces and without `_` digit separators
+  /// (`4_194_304`, `2.5_0`), as YAML 1.1 and Swift allow; `nil` when it starts with `_`. One rule
+  /// for every numeric key, whole or not.
+  static func withoutDigitSeparators(_ text: String) -> String? {
+    let trimmed = text.trimmingSpaces()
+    guard !trimmed.hasPrefix("_") else { return nil }
+    return trimmed.filter { $0 != "_" }
   }
 
   mutating func boolean(_ node: ConfigNode, _ path: String) -> Bool? {

@@ -550,8 +550,7 @@ extension ConfigDecoder {
   /// A decimal number (`10`, `0.5`).
   mutating func number(_ node: ConfigNode, _ path: String) -> Double? {
     guard let text = string(node, path) else { return nil }
-    let trimmed = text.trimmingSpaces().filter { $0 != "_" }
-    guard let value = Double(trimmed), value.isFinite else {
+    guard let value = Self.withoutDigitSeparators(text).flatMap({ Double($0) }), value.isFinite else {
       fail(path, "expected a number, got \"\(text)\"")
       return nil
     }
