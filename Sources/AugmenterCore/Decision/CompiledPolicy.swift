@@ -231,15 +231,7 @@ final class CompiledPolicy: Sendable {
     _ registry: ProviderRegistry, _ problems: ProblemDocument, _ provider: (String, String) -> String?
   ) -> Decision {
     let states = registry.states
-    var generations: [UInt64] = []
     var missing: [String] = []
-    let cached = plan.cache.entry()
-    var cacheHit = cached != nil && cached!.generations.count == plan.providers.count
-    for (position, index) in plan.providers.enumerated() {
-      let snapshot = states[index].snapshot
-      let generation = snapshot.map { $0.isUsable(at: now) ? $0.generation : 0 } ?? 0
-      if cacheHit && cached!.generations[position] != generation { cacheHit = false }
-    }
     for index in plan.needed where !(states[index].snapshot?.isUsable(at: now) ?? false) {
       missing.append(states[index].config.name)
     }
@@ -248,36 +240,14 @@ final class CompiledPolicy: Sendable {
     }
 
     var headers: [HeaderField]
-    if cacheHit, let cached {
-      headers = cached.headers
+    if let cached = plan.cache.cached(of: plan.providers, in: states, at: now) {
+      headers = cached
     } else {
-      // Merge the providers' headers (a later provider wins a clash) and the literal headers.
-      generations.reserveCapacity(plan.providers.count)
-      headers = []
-      var positions: [String: Int] = [:]
-      func add(_ field: HeaderField) {
-        if let position = positions[field.name] {
-          headers[position] = field
-        } else {
-          positions[field.name] = headers.count
-          headers.append(field)
-        }
-      }
-      for index in plan.providers {
-        let state = states[index]
-        guard let snapshot = state.snapshot, snapshot.isUsable(at: now) else {
-          generations.append(0)
-          continue
-        }
-        generations.append(snapshot.generation)
-        for field in snapshot.headers {
-          add(HeaderField(name: field.name, value: field.value, action: state.config.action(for: field.name)))
-        }
-      }
-      for header in plan.literal {
-        add(HeaderField(name: header.name, value: Self.value(header, request, client, provider), action: header.action))
-      }
-      plan.cache.store(MergeCache.Entry(generations: generations, headers: headers))
+      headers = plan.cache.merge(
+        of: plan.providers, in: states, at: now,
+        field: { state, field in HeaderField(name: field.name, value: field.value, action: state.config.action(for: field.name)) },
+        literal: plan.literal.map { HeaderField(name: $0.name, value: Self.value($0, request, client, provider), action: $0.action) }
+      )
     }
 
     for header in plan.templated {

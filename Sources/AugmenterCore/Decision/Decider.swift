@@ -39,12 +39,15 @@ public struct Decider: Sendable {
   private let policy: CompiledPolicy?
   /// The last merged header set and the snapshots it came from; shared by copies of this value.
   private let cache = MergeCache()
+  /// Every provider's index: without policy, all of them are injected.
+  private let allProviders: [Int]
 
   /// Creates a decider for `config` over `registry` (built from the same configuration).
   ///
   /// Rules, templates and header plans are bound here, once: a check only evaluates them.
   public init(config: AugmenterConfig, registry: ProviderRegistry) {
     self.registry = registry
+    self.allProviders = Array(registry.states.indices)
     // The loader lower-cases names already; a configuration built in code may not have.
     self.staticHeaders = config.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) }
     self.onUnavailable = config.onUnavailable
@@ -77,17 +80,12 @@ public struct Decider: Sendable {
       return policy.decide(request, at: now, registry: registry, problems: problems)
     }
     let states = registry.states
-    let cached = cache.entry()
-    var cacheHit = cached != nil && cached!.generations.count == states.count
     var requiredMissing = false
-    for index in states.indices {
-      let state = states[index]
-      let snapshot = state.snapshot
-      let usable = snapshot?.isUsable(at: now) ?? false
-      if !usable && state.config.required { requiredMissing = true }
-      if cacheHit && cached!.generations[index] != (usable ? snapshot!.generation : 0) { cacheHit = false }
+    // Indexed (not `for state in`): debug builds allocate in array iterators.
+    for index in states.indices where states[index].config.required && !(states[index].snapshot?.isUsable(at: now) ?? false) {
+      requiredMissing = true
+      break
     }
-
     if requiredMissing && onUnavailable == .deny {
       let missing = registry.unavailableRequiredProviders(at: now)
       // Re-read: a refresher may have published in between; only deny if still missing.
@@ -95,37 +93,10 @@ public struct Decider: Sendable {
         return .deny(Self.unavailableAnswer(missing: missing, requestID: request.requestID, problems: problems))
       }
     }
-    if cacheHit, let cached {
-      return .allow(headers: cached.headers)
+    if let headers = cache.cached(of: allProviders, in: states, at: now) {
+      return .allow(headers: headers)
     }
-    return .allow(headers: merge(at: now))
-  }
-
-  /// Merges the usable headers at `now` and remembers the result for the next checks.
-  private func merge(at now: MonotonicInstant) -> [HeaderField] {
-    var generations: [UInt64] = []
-    generations.reserveCapacity(registry.states.count)
-    var merged: [HeaderField] = []
-    var positions: [String: Int] = [:]
-    func add(_ header: HeaderField) {
-      if let position = positions[header.name] {
-        merged[position].value = header.value
-      } else {
-        positions[header.name] = merged.count
-        merged.append(header)
-      }
-    }
-    for state in registry.states {
-      guard let snapshot = state.snapshot, snapshot.isUsable(at: now) else {
-        generations.append(0)
-        continue
-      }
-      generations.append(snapshot.generation)
-      snapshot.headers.forEach(add)
-    }
-    staticHeaders.forEach(add)
-    cache.store(MergeCache.Entry(generations: generations, headers: merged))
-    return merged
+    return .allow(headers: cache.merge(of: allProviders, in: states, at: now, field: { _, field in field }, literal: staticHeaders))
   }
 
   /// The 503 problem document for unavailable required providers.
@@ -178,5 +149,55 @@ final class MergeCache: Sendable {
 
   func store(_ entry: Entry) {
     current.withLock { $0 = entry }
+  }
+
+  /// The cached merge of `providers` (indices into `states`), if every provider's usable
+  /// generation at `now` is still the one it was merged from: then a check costs a reference
+  /// copy and no allocation. Otherwise `nil`, and the caller calls `merge`.
+  func cached(of providers: [Int], in states: [ProviderState], at now: MonotonicInstant) -> [HeaderField]? {
+    guard let cached = self.entry(), cached.generations.count == providers.count else { return nil }
+    for position in providers.indices where cached.generations[position] != Self.generation(states[providers[position]], at: now) {
+      return nil
+    }
+    return cached.headers
+  }
+
+  /// Merges, caches and returns the headers of the usable snapshots of `providers` (indices
+  /// into `states`, in order; a later provider wins a name clash), then `literal` (which wins
+  /// over them): one entry per name, at the position where the name first appeared. The one
+  /// merge of both decision paths (with and without policy).
+  /// - Parameter field: the entry for one provider header (e.g. with that provider's action).
+  func merge(
+    of providers: [Int], in states: [ProviderState], at now: MonotonicInstant,
+    field: (ProviderState, HeaderField) -> HeaderField, literal: [HeaderField]
+  ) -> [HeaderField] {
+    var generations: [UInt64] = []
+    generations.reserveCapacity(providers.count)
+    var merged: [HeaderField] = []
+    var positions: [String: Int] = [:]
+    func add(_ header: HeaderField) {
+      if let position = positions[header.name] {
+        merged[position] = header
+      } else {
+        positions[header.name] = merged.count
+        merged.append(header)
+      }
+    }
+    for index in providers {
+      let state = states[index]
+      let generation = Self.generation(state, at: now)
+      generations.append(generation)
+      guard generation != 0, let snapshot = state.snapshot else { continue }
+      for header in snapshot.headers { add(field(state, header)) }
+    }
+    for header in literal { add(header) }
+    self.store(Entry(generations: generations, headers: merged))
+    return merged
+  }
+
+  /// The generation of the provider's snapshot if usable at `now`, else 0.
+  private static func generation(_ state: ProviderState, at now: MonotonicInstant) -> UInt64 {
+    guard let snapshot = state.snapshot, snapshot.isUsable(at: now) else { return 0 }
+    return snapshot.generation
   }
 }
