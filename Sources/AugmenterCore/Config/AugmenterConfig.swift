@@ -8,6 +8,14 @@ public enum UnavailablePolicy: String, Sendable, Hashable, CaseIterable {
   case deny
 }
 
+/// Whether a provider fetch follows an HTTP redirect (key `providers[].follow_redirects`).
+public enum RedirectPolicy: String, Sendable, Hashable, CaseIterable {
+  /// A 3xx answer is a failed fetch (the default): the provider must answer itself.
+  case never
+  /// Follow redirects to the same scheme, host and port only; any other 3xx is a failed fetch.
+  case sameOrigin = "same_origin"
+}
+
 /// The service configuration (DESIGN.md, "Stable interface").
 public struct AugmenterConfig: Sendable, Hashable {
   /// Where checks are served (key `listen`, default `0.0.0.0:9191`).
@@ -31,6 +39,32 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// An HTTP/1.1 connection silent this long is closed, e.g. a client that sent half a request
   /// and stopped (key `idle_timeout`, default 60s). HTTP/2 connections are not timed out.
   public var idleTimeout: Duration
+  /// Connections each listener (check, admin) holds at most; past it, new connections wait in
+  /// the kernel's backlog until one closes (key `max_connections`, default 4096).
+  public var maxConnections: Int
+  /// After SIGTERM, how long the listeners keep accepting and answering while readiness and
+  /// gRPC health already report NOT_SERVING, so health checks and endpoint removal move traffic
+  /// away before any connection gets GOAWAY (key `drain_delay`, default 5s).
+  public var drainDelay: Duration
+  /// How long an HTTP/1.1 request head may take from its first byte to its last (key
+  /// `http1.request_head_timeout`, default 10s): a client sending its head byte by byte is closed.
+  public var http1RequestHeadTimeout: Duration
+  /// How long the rest of an HTTP/1.1 request body may take once its head arrived (key
+  /// `http1.request_body_timeout`, default 30s).
+  public var http1RequestBodyTimeout: Duration
+  /// HTTP/1.1 requests received but not yet answered on one connection (pipelining); past it the
+  /// connection stops reading until answers leave (key `http1.max_pipelined_requests`, default 16).
+  public var http1MaxPipelinedRequests: Int
+  /// An HTTP/2 connection with no open stream and no frame received for this long is closed with
+  /// GOAWAY (key `http2.idle_timeout`, default 1h, Envoy's own default for its connections).
+  public var http2IdleTimeout: Duration
+  /// Control frames (SETTINGS and PING acknowledgements, RST_STREAM) queued for a peer that does
+  /// not read them; past it the connection gets GOAWAY ENHANCE_YOUR_CALM and is closed (key
+  /// `http2.max_outbound_control_frames`, default 1000, Envoy's `max_outbound_control_frames`).
+  public var http2MaxOutboundControlFrames: Int
+  /// Request bytes buffered across all open streams of one HTTP/2 connection (key
+  /// `http2.max_buffered_request_bytes`, default 8 MiB); at least `grpc.max_message_bytes` + 5.
+  public var http2MaxBufferedRequestBytes: Int
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
   public var logLevel: String
   /// TLS on the check port (key `tls`); `nil`: plaintext (h2c and HTTP/1.1).
@@ -72,6 +106,14 @@ public struct AugmenterConfig: Sendable, Hashable {
     http2InitialWindowSize: Int = 1_048_576,
     shutdownGracePeriod: Duration = .seconds(10),
     idleTimeout: Duration = .seconds(60),
+    maxConnections: Int = 4096,
+    drainDelay: Duration = .seconds(5),
+    http1RequestHeadTimeout: Duration = .seconds(10),
+    http1RequestBodyTimeout: Duration = .seconds(30),
+    http1MaxPipelinedRequests: Int = 16,
+    http2IdleTimeout: Duration = .seconds(3600),
+    http2MaxOutboundControlFrames: Int = 1000,
+    http2MaxBufferedRequestBytes: Int = 8 << 20,
     logLevel: String = "info",
     tls: ListenerTLSConfig? = nil,
     adminTLS: ListenerTLSConfig? = nil,
@@ -93,6 +135,14 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.http2InitialWindowSize = http2InitialWindowSize
     self.shutdownGracePeriod = shutdownGracePeriod
     self.idleTimeout = idleTimeout
+    self.maxConnections = maxConnections
+    self.drainDelay = drainDelay
+    self.http1RequestHeadTimeout = http1RequestHeadTimeout
+    self.http1RequestBodyTimeout = http1RequestBodyTimeout
+    self.http1MaxPipelinedRequests = http1MaxPipelinedRequests
+    self.http2IdleTimeout = http2IdleTimeout
+    self.http2MaxOutboundControlFrames = http2MaxOutboundControlFrames
+    self.http2MaxBufferedRequestBytes = http2MaxBufferedRequestBytes
     self.logLevel = logLevel
     self.tls = tls
     self.adminTLS = adminTLS

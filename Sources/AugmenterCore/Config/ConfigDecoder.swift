@@ -63,16 +63,42 @@ struct ConfigDecoder {
         for sub in section(entry.value, path, known: ConfigSchema.grpc) {
           if let value = integer(sub.value, "\(path).\(sub.key)") { config.grpcMaxMessageBytes = value }
         }
+      case "http1":
+        for sub in section(entry.value, path, known: ConfigSchema.http1) {
+          let subPath = "\(path).\(sub.key)"
+          switch sub.key {
+          case "request_head_timeout":
+            if let value = duration(sub.value, subPath) { config.http1RequestHeadTimeout = value }
+          case "request_body_timeout":
+            if let value = duration(sub.value, subPath) { config.http1RequestBodyTimeout = value }
+          case "max_pipelined_requests":
+            if let value = integer(sub.value, subPath) { config.http1MaxPipelinedRequests = value }
+          default:
+            break  // `section` only returns known keys
+          }
+        }
       case "http2":
         for sub in section(entry.value, path, known: ConfigSchema.http2) {
           let subPath = "\(path).\(sub.key)"
-          guard let value = integer(sub.value, subPath) else { continue }
-          if sub.key == "max_concurrent_streams" {
-            config.http2MaxConcurrentStreams = value
-          } else {
-            config.http2InitialWindowSize = value
+          switch sub.key {
+          case "max_concurrent_streams":
+            if let value = integer(sub.value, subPath) { config.http2MaxConcurrentStreams = value }
+          case "initial_window_size":
+            if let value = integer(sub.value, subPath) { config.http2InitialWindowSize = value }
+          case "idle_timeout":
+            if let value = duration(sub.value, subPath) { config.http2IdleTimeout = value }
+          case "max_outbound_control_frames":
+            if let value = integer(sub.value, subPath) { config.http2MaxOutboundControlFrames = value }
+          case "max_buffered_request_bytes":
+            if let value = integer(sub.value, subPath) { config.http2MaxBufferedRequestBytes = value }
+          default:
+            break  // `section` only returns known keys
           }
         }
+      case "max_connections":
+        if let value = integer(entry.value, path) { config.maxConnections = value }
+      case "drain_delay":
+        if let value = duration(entry.value, path) { config.drainDelay = value }
       case "shutdown_grace_period":
         if let value = duration(entry.value, path) { config.shutdownGracePeriod = value }
       case "idle_timeout":
@@ -155,6 +181,14 @@ struct ConfigDecoder {
         provider.headerActions = headerActions(entry.value, keyPath)
       case "tls":
         provider.tls = providerTLS(entry.value, keyPath)
+      case "follow_redirects":
+        if let text = string(entry.value, keyPath) {
+          if let policy = RedirectPolicy(rawValue: text) {
+            provider.followRedirects = policy
+          } else {
+            fail(keyPath, "expected never or same_origin, got \"\(text)\"")
+          }
+        }
       default:
         break  // `section` only returns known keys
       }

@@ -6,16 +6,17 @@ enum ConfigSchema {
   static let topLevel = [
     "listen", "admin_listen", "providers", "headers", "on_unavailable", "grpc", "http2",
     "shutdown_grace_period", "idle_timeout", "log_level", "client_address", "profiles", "rules",
-    "default", "problem_types", "http_mode", "tls", "admin_tls",
+    "default", "problem_types", "http_mode", "tls", "admin_tls", "max_connections", "drain_delay",
+    "http1",
   ]
   /// Top-level keys holding a single value (settable by one environment variable).
   static let topLevelScalars: Set<String> = [
     "listen", "admin_listen", "on_unavailable", "shutdown_grace_period", "idle_timeout",
-    "log_level",
+    "log_level", "max_connections", "drain_delay",
   ]
   static let provider = [
     "name", "url", "authority", "ttl", "timeout", "max_stale", "token_file", "required",
-    "max_answer_bytes", "header_actions", "tls",
+    "max_answer_bytes", "header_actions", "tls", "follow_redirects",
   ]
   static let listenerTLS = [
     "cert", "key", "client_ca", "require_client_cert", "min_version", "ciphers", "cipher_suites",
@@ -24,7 +25,7 @@ enum ConfigSchema {
   static let providerTLS = ["ca", "cert", "key"]
   /// Top-level sections whose keys each hold a single value (`AUGMENTER_<SECTION>__<KEY>`).
   static let scalarSections: [String: [String]] = [
-    "grpc": grpc, "http2": http2, "http_mode": httpMode, "tls": listenerTLS, "admin_tls": listenerTLS,
+    "grpc": grpc, "http1": http1, "http2": http2, "http_mode": httpMode, "tls": listenerTLS, "admin_tls": listenerTLS,
   ]
   static let grpc = ["max_message_bytes"]
   static let httpMode = ["path_prefix"]
@@ -42,7 +43,11 @@ enum ConfigSchema {
   static let deny = ["status", "detail", "headers"]
   static let rateLimit = ["key", "requests_per_second", "burst", "max_keys"]
   static let problemType = ["type", "title"]
-  static let http2 = ["max_concurrent_streams", "initial_window_size"]
+  static let http1 = ["request_head_timeout", "request_body_timeout", "max_pipelined_requests"]
+  static let http2 = [
+    "max_concurrent_streams", "initial_window_size", "idle_timeout", "max_outbound_control_frames",
+    "max_buffered_request_bytes",
+  ]
 
   /// The WebAssembly filter's keys (see DESIGN.md), with their defaults.
   static let seedCluster = "header_providing_service_cluster"

@@ -80,6 +80,24 @@ struct ConfigValidator {
     check(
       "idle_timeout", config.idleTimeout > .zero, "must be positive")
     check(
+      "max_connections", (1...1_000_000).contains(config.maxConnections),
+      "must be from 1 to 1000000, got \(config.maxConnections)")
+    check("drain_delay", config.drainDelay >= .zero, "must not be negative")
+    check("http1.request_head_timeout", config.http1RequestHeadTimeout > .zero, "must be positive")
+    check("http1.request_body_timeout", config.http1RequestBodyTimeout > .zero, "must be positive")
+    check(
+      "http1.max_pipelined_requests", (1...1024).contains(config.http1MaxPipelinedRequests),
+      "must be from 1 to 1024, got \(config.http1MaxPipelinedRequests)")
+    check("http2.idle_timeout", config.http2IdleTimeout > .zero, "must be positive")
+    check(
+      "http2.max_outbound_control_frames", (1...100_000).contains(config.http2MaxOutboundControlFrames),
+      "must be from 1 to 100000, got \(config.http2MaxOutboundControlFrames)")
+    let minimumBuffered = config.grpcMaxMessageBytes + 5
+    check(
+      "http2.max_buffered_request_bytes",
+      (minimumBuffered...Self.max31Bit).contains(config.http2MaxBufferedRequestBytes),
+      "must be from grpc.max_message_bytes + 5 (\(minimumBuffered)) to \(Self.max31Bit), got \(config.http2MaxBufferedRequestBytes)")
+    check(
       "log_level", AugmenterConfig.logLevels.contains(config.logLevel),
       "expected one of \(AugmenterConfig.logLevels.joined(separator: ", ")), got \"\(config.logLevel)\"")
   }

@@ -25,6 +25,9 @@ public struct ProviderConfig: Sendable, Hashable {
   public var headerActions: [String: HeaderAction]
   /// TLS settings for an `https://` URL (key `tls`): a private CA, a client certificate.
   public var tls: ProviderTLSConfig?
+  /// Whether a 3xx answer is followed (key `follow_redirects`, default `never`). A redirect to
+  /// another origin is never followed: that origin's headers would be injected.
+  public var followRedirects: RedirectPolicy
 
   /// The default `ttl`, 360s: the seed filter's `header_cache_expiry` default.
   public static let defaultTTL: Duration = .seconds(360)
@@ -45,7 +48,8 @@ public struct ProviderConfig: Sendable, Hashable {
     required: Bool = true,
     maxAnswerBytes: Int = ProviderConfig.defaultMaxAnswerBytes,
     headerActions: [String: HeaderAction] = [:],
-    tls: ProviderTLSConfig? = nil
+    tls: ProviderTLSConfig? = nil,
+    followRedirects: RedirectPolicy = .never
   ) {
     self.name = name
     self.url = url
@@ -58,6 +62,7 @@ public struct ProviderConfig: Sendable, Hashable {
     self.maxAnswerBytes = maxAnswerBytes
     self.headerActions = headerActions
     self.tls = tls
+    self.followRedirects = followRedirects
   }
 
   /// The action for header `name` of this provider.

@@ -30,6 +30,9 @@ struct AugmenterConfig: Sendable {
   var tls: TLSListenerSettings?
   /// `admin_tls:` on the admin port; nil: plaintext.
   var adminTLS: TLSListenerSettings?
+  /// Further top-level YAML lines written as they are (limits and timeouts a test sets, e.g.
+  /// `"max_connections: 8"` or `"http2: {idle_timeout: 1s}"`).
+  var extraLines: [String] = []
 
   func yaml(checkPort: Int, adminPort: Int) -> String {
     var lines = [
@@ -41,6 +44,7 @@ struct AugmenterConfig: Sendable {
       "shutdown_grace_period: \(shutdownGracePeriod)",
     ]
     if let idleTimeout { lines.append("idle_timeout: \(idleTimeout)") }
+    lines.append(contentsOf: extraLines)
     for (key, tls) in [("tls", tls), ("admin_tls", adminTLS)] {
       guard let tls else { continue }
       lines.append("\(key):")
