@@ -14,9 +14,10 @@ import Synchronization
 
 /// Runs Augmenter until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`).
 ///
-/// Shutdown order: readiness turns false, the check listener stops accepting, every connection
-/// gets GOAWAY and finishes its open streams (bounded by `shutdown_grace_period`), then the
-/// admin listener, the refreshers and the HTTP client stop.
+/// Shutdown order: readiness and gRPC health turn NOT_SERVING while the check listener keeps
+/// serving for `drain_delay`; then the check listener stops accepting, every connection gets
+/// GOAWAY and finishes its open streams (bounded by `shutdown_grace_period`), then the admin
+/// listener, the refreshers and the HTTP client stop.
 public final class AugmenterService: Service {
   private let config: AugmenterConfig
   private let logger: Logger
@@ -44,6 +45,9 @@ public final class AugmenterService: Service {
     // and the refresher retries on its own schedule.
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.connectionPool.retryConnectionEstablishment = false
+    // Redirects are decided per hop by `HTTPProviderFetcher` (same origin only, when configured):
+    // AsyncHTTPClient's own following would go to any origin the provider names.
+    clientConfiguration.redirectConfiguration = .disallow
     let httpClient = HTTPClient(eventLoopGroup: group, configuration: clientConfiguration)
     do {
       try await self.serve(group: group, httpClient: httpClient)
@@ -152,7 +156,21 @@ public final class AugmenterService: Service {
       // Until SIGTERM/SIGINT (or cancellation).
       try? await gracefulShutdown()
 
+      // Drain, phase 1: readiness and gRPC health say NOT_SERVING from now on, but the listener
+      // keeps accepting and answering for `drain_delay`. Envoy's active health check and the
+      // endpoint removal need that long to move traffic to the other endpoints; closing at once
+      // would fail every check Envoy routes here meanwhile.
       self.draining.store(true, ordering: .relaxed)
+      let drainDelay = self.config.drainDelay
+      if drainDelay > .zero {
+        logger.info(
+          "shutting down: reporting NOT_SERVING, still serving during drain_delay",
+          metadata: ["drain_delay": "\(drainDelay)", "open": "\(connections.count)"]
+        )
+        // A second signal or cancellation ends the wait early (the sleep throws).
+        try? await Task.sleep(for: drainDelay)
+      }
+      // Phase 2: stop accepting, GOAWAY on every connection, in-flight work finishes.
       logger.info("shutting down: draining connections", metadata: ["open": "\(connections.count)"])
       try? await checkChannel.close()
       for channel in connections.open {

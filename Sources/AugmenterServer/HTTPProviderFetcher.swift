@@ -8,7 +8,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// GETs a provider URL (http or https) with its authority, timeout and bearer token file.
+/// GETs a provider URL (http or https) with its authority, timeout and bearer token file,
+/// following redirects only as `follow_redirects` allows (`ProviderRedirect`).
 public struct HTTPProviderFetcher: ProviderFetcher {
   /// A fetch that failed before there was an answer to validate.
   public struct FetchError: Error, CustomStringConvertible {
@@ -26,7 +27,27 @@ public struct HTTPProviderFetcher: ProviderFetcher {
   }
 
   public func fetch(_ provider: ProviderConfig) async throws -> FetchedAnswer {
-    var request = HTTPClientRequest(url: provider.url)
+    // The client follows no redirect itself (see `AugmenterService`): each hop is decided here,
+    // so that only same-origin redirects are followed, and only when configured.
+    var url = provider.url
+    for _ in 0...ProviderRedirect.maxHops {
+      let (answer, location) = try await self.fetchOnce(provider, url: url)
+      guard ProviderRedirect.redirectStatuses.contains(answer.status) else { return answer }
+      switch ProviderRedirect.decide(
+        status: answer.status, location: location, requestURL: url, policy: provider.followRedirects)
+      {
+      case .follow(let next):
+        url = next
+      case .refuse(let reason):
+        throw FetchError(description: reason)
+      }
+    }
+    throw FetchError(description: "more than \(ProviderRedirect.maxHops) redirects")
+  }
+
+  /// One GET of `url` with the provider's settings: the answer and its `Location`, if any.
+  private func fetchOnce(_ provider: ProviderConfig, url: String) async throws -> (FetchedAnswer, String?) {
+    var request = HTTPClientRequest(url: url)
     request.method = .GET
     request.headers.add(name: "accept", value: "application/json")
     request.headers.add(name: "user-agent", value: self.userAgent)
@@ -65,7 +86,8 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     }
     do {
       let body = try await response.body.collect(upTo: provider.maxAnswerBytes)
-      return FetchedAnswer(status: Int(response.status.code), body: Array(body.readableBytesView))
+      let answer = FetchedAnswer(status: Int(response.status.code), body: Array(body.readableBytesView))
+      return (answer, response.headers.first(name: "location"))
     } catch is NIOTooManyBytesError {
       throw FetchError(description: "answer larger than max_answer_bytes (\(provider.maxAnswerBytes))")
     } catch {

@@ -175,13 +175,18 @@ struct KubernetesManifestTests {
       #expect(source[path: "serviceAccountToken.audience"]?.string?.isEmpty == false, "the token names its audience")
     }
 
-    // The pod's grace period covers the preStop delay plus Augmenter's own drain.
+    // The pod's grace period covers Augmenter's own drain: drain_delay (still serving while
+    // NOT_SERVING) plus shutdown_grace_period (in-flight checks after GOAWAY), and any preStop.
     let grace = try #require(DurationText.seconds(config["shutdown_grace_period"]?.string ?? "10s"))
+    let drainDelay = try #require(DurationText.seconds(config["drain_delay"]?.string ?? "5s"))
     let preStop = Self.preStopSeconds(container)
     let termination = Double(pod["terminationGracePeriodSeconds"]?.int ?? 30)
     #expect(
-      termination > grace + preStop,
-      "terminationGracePeriodSeconds \(termination) must exceed preStop \(preStop)s + shutdown_grace_period \(grace)s")
+      termination > grace + drainDelay + preStop,
+      "terminationGracePeriodSeconds \(termination) must exceed preStop \(preStop)s + drain_delay \(drainDelay)s + shutdown_grace_period \(grace)s")
+    // The drain is Augmenter's own: no preStop sleep stands in for it.
+    #expect(preStop == 0, "no preStop sleep is needed: drain_delay keeps serving after SIGTERM")
+    #expect(config["drain_delay"] != nil, "config.yaml states drain_delay next to shutdown_grace_period")
   }
 
   // MARK: - Helpers

@@ -7,13 +7,14 @@ extension EndToEnd {
   @Suite("Graceful shutdown")
   struct Shutdown {
     @Test(
-      "SIGTERM/SIGINT with checks in flight: GOAWAY, no new connections, every in-flight check completes, exit 0",
+      "SIGTERM/SIGINT with checks in flight: not ready but serving for drain_delay, then GOAWAY, no new connections, every in-flight check completes, exit 0",
       arguments: [SIGTERM, SIGINT])
     func signalDrainsInFlightChecks(signal: Int32) async throws {
       try await withTestScope("signalDrainsInFlightChecks-\(signal)") { scope in
         let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "provider"]))
         var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
         config.shutdownGracePeriod = "10s"
+        config.extraLines = ["drain_delay: 2s"]
         let augmenter = try await AugmenterProcess.start(scope: scope, config: config)
         try await augmenter.waitUntilReady()
 
@@ -40,6 +41,17 @@ extension EndToEnd {
         }
 
         augmenter.process.send(signal: signal)
+        // Phase 1, drain_delay: readiness is off at once, yet a new connection is still served.
+        try await eventually("/readyz to say 503 after the signal", timeout: .seconds(1), every: .milliseconds(20)) {
+          try await augmenter.readyz() == 503 ? true : nil
+        }
+        let late = try await GRPCTestClient.connect(port: augmenter.checkPort, scope: scope)
+        let lateResponse = try await late.unary(path: GRPCPath.check, body: body)
+        #expect(lateResponse.grpcStatus == 0, "a check during drain_delay: \(lateResponse)")
+        #expect(
+          !augmenter.process.log().contains("shutting down: draining connections"),
+          "GOAWAY went out before drain_delay was over")
+        // Phase 2: GOAWAY on every connection.
         for client in connections {
           try await client.waitForGoAway(timeout: .seconds(5))
         }

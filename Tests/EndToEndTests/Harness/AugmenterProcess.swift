@@ -11,6 +11,10 @@ struct ProviderConfig: Sendable {
   var maxStale = "1s"
   /// A file holding a bearer token the provider fetch presents (re-read on every fetch).
   var tokenFile: String?
+  /// `required: false` when set (the provider does not gate readiness).
+  var required = true
+  /// `follow_redirects` (never | same_origin); nil leaves the server's default (never).
+  var followRedirects: String?
   /// `tls:` for an https provider (CA bundle, client certificate).
   var tls: ProviderTLSSettings?
 }
@@ -74,6 +78,8 @@ struct AugmenterConfig: Sendable {
       lines.append("    timeout: \(provider.timeout)")
       lines.append("    max_stale: \(provider.maxStale)")
       if let tokenFile = provider.tokenFile { lines.append("    token_file: \(quoted(tokenFile))") }
+      if !provider.required { lines.append("    required: false") }
+      if let follow = provider.followRedirects { lines.append("    follow_redirects: \(follow)") }
       if let tls = provider.tls {
         let entries = [("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)].compactMap { key, value in
           value.map { "\(key): \(quoted($0))" }

@@ -69,6 +69,24 @@ enum H2Load {
     }
   }
 
+  /// Sends GET `url` at a steady rate for `duration`: `clients` connections, each `rps` requests
+  /// per second, one stream at a time (h2c prior knowledge, as to Envoy's listener).
+  static func steady(
+    url: String, clients: Int, rps: Int, duration: Duration, scope: TestScope
+  ) async throws -> Run {
+    let h2load = try TestEnvironment.h2loadBinary()
+    let seconds = Int(duration.components.seconds)
+    let run = try ManagedProcess.spawn(
+      name: "h2load-steady", executable: h2load,
+      arguments: ["-c", String(clients), "-m", "1", "--rps", String(rps), "-D", String(seconds), url],
+      scope: scope)
+    let exit = await run.waitForExit(timeout: duration + .seconds(60))
+    let output = run.log()
+    print(output.split(separator: "\n").filter { $0.hasPrefix("requests:") || $0.hasPrefix("status codes:") }.joined(separator: "\n"))
+    let summary = try? Summary(parsing: output)
+    return Run(exit: exit, output: output, requests: summary?.done ?? -1)
+  }
+
   /// Sends `requests` Check calls with `body` (a length-prefixed CheckRequest) to `url` over
   /// `connections` connections with `streams` concurrent streams each; prints h2load's summary lines.
   static func checks(

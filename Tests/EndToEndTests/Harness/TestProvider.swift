@@ -13,6 +13,15 @@ struct ProviderAnswer: Sendable, CustomStringConvertible {
   var delay: Duration?
   /// Never answer (the request stays open until the client gives up).
   var hang = false
+  /// Further response headers (e.g. `location` for a redirect).
+  var extraHeaders: [HeaderField] = []
+  /// A different answer for requests to these exact request-URIs (e.g. a redirect's target).
+  var byPath: [String: ProviderAnswer] = [:]
+
+  /// A redirect with `status` to `location`.
+  static func redirect(_ status: Int = 302, to location: String) -> ProviderAnswer {
+    ProviderAnswer(status: status, contentType: "text/plain", extraHeaders: [HeaderField(name: "location", value: location)])
+  }
 
   /// A 200 with the JSON object `headers` (header name -> value), exactly what a provider sends.
   static func headers(_ headers: [String: String]) -> ProviderAnswer {
@@ -54,12 +63,13 @@ final class TestProvider: Sendable {
   static func start(scope: TestScope, answer: ProviderAnswer, tls: TLSConfiguration? = nil) async throws -> TestProvider {
     let state = ProviderState(answer: answer)
     let server = try await HTTP1TestServer.start(name: "provider", scope: scope, tls: tls) { request, respond, eventLoop in
-      let answer = state.record(request)
+      let recorded = state.record(request)
+      let answer = recorded.byPath[request.uri] ?? recorded
       if answer.hang { return }
       let send: @Sendable () -> Void = {
         respond(
           HTTPResponseStatus(statusCode: answer.status),
-          [HeaderField(name: "content-type", value: answer.contentType)],
+          [HeaderField(name: "content-type", value: answer.contentType)] + answer.extraHeaders,
           answer.body)
       }
       if let delay = answer.delay {
