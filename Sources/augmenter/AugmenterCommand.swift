@@ -16,7 +16,7 @@ struct AugmenterCommand: AsyncParsableCommand {
     commandName: "augmenter",
     abstract: "Answers Envoy ext_authz checks with headers from polled providers.",
     version: AugmenterVersion.current,
-    subcommands: [Serve.self, Validate.self]
+    subcommands: [Serve.self, Validate.self, ConfigReferenceCommand.self]
   )
 }
 
@@ -91,5 +91,16 @@ struct Validate: ParsableCommand {
       }
       throw ExitCode(1)
     }
+  }
+}
+
+struct ConfigReferenceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "config-reference",
+    abstract: "Print the configuration reference (Markdown, as committed in docs/configuration.md)."
+  )
+
+  func run() throws {
+    print(ConfigReference.markdown(), terminator: "")
   }
 }

@@ -54,36 +54,10 @@ extension ConfigDecoder {
       fail(keyPath, "expected a value, or a mapping with value, template and action; got a list")
       return nil
     case .mapping:
-      let sub = section(entry.value, keyPath, known: ConfigSchema.headerEntry)
-      var action = HeaderAction.set
-      var value: HeaderRule.Value?
-      var sourceKeys: [String] = []
-      var valid = true
-      for item in sub {
-        let itemPath = "\(keyPath).\(item.key)"
-        switch item.key {
-        case "action":
-          if let text = string(item.value, itemPath) {
-            if let parsed = HeaderAction(rawValue: text.lowercased()) {
-              action = parsed
-            } else {
-              fail(itemPath, "expected set, append, add_if_absent or remove, got \"\(text)\"")
-              valid = false
-            }
-          } else {
-            valid = false
-          }
-        case "value":
-          sourceKeys.append(item.key)
-          if let text = string(item.value, itemPath) { value = .literal(text) } else { valid = false }
-        case "template":
-          sourceKeys.append(item.key)
-          if let template = template(item.value, itemPath) { value = .template(template) } else { valid = false }
-        default:
-          break
-        }
-      }
-      guard valid else {
+      var draft = HeaderRuleDraft()
+      read(entry.value, keyPath, HeaderRule.entryFields, into: &draft)
+      let (action, value, sourceKeys) = (draft.action, draft.value, draft.sourceKeys)
+      guard draft.valid else {
         failed.insert(keyPath)
         return nil
       }
@@ -147,32 +121,10 @@ extension ConfigDecoder {
       fail(path, "expected a mapping {from: peer|header, header: NAME, trusted_hops: N}, got \(node.kind)")
       return nil
     }
-    var from = "peer"
-    var header: String?
-    var trustedHops = 1
-    var valid = true
-    for entry in section(node, path, known: ConfigSchema.clientAddress) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "from":
-        if let text = string(entry.value, keyPath) { from = text.lowercased() } else { valid = false }
-      case "header":
-        if let text = string(entry.value, keyPath) { header = text } else { valid = false }
-      case "trusted_hops":
-        if let value = integer(entry.value, keyPath) {
-          if value < 1 {
-            fail(keyPath, "must be 1 or more (1: the rightmost address, which the nearest proxy wrote)")
-            valid = false
-          }
-          trustedHops = value
-        } else {
-          valid = false
-        }
-      default:
-        break
-      }
-    }
-    guard valid else { return nil }
+    var draft = ClientAddressDraft()
+    read(node, path, ClientAddressSource.fields, into: &draft)
+    let (from, header, trustedHops) = (draft.from, draft.header, draft.trustedHops)
+    guard draft.valid else { return nil }
     switch from {
     case "peer":
       if header != nil {
@@ -211,15 +163,7 @@ extension ConfigDecoder {
           fail(keyPath, "expected a profile mapping with providers, headers, on_unavailable; got \(entry.value.kind)")
           return profile
         }
-        for sub in section(entry.value, keyPath, known: ConfigSchema.profile) {
-          let subPath = "\(keyPath).\(sub.key)"
-          switch sub.key {
-          case "providers": profile.providers = stringList(sub.value, subPath)
-          case "headers": profile.headers = headerRules(sub.value, subPath)
-          case "on_unavailable": profile.onUnavailable = unavailablePolicy(sub.value, subPath)
-          default: break
-          }
-        }
+        read(entry.value, keyPath, ProfileConfig.fields, into: &profile)
         return profile
       }
     default:
@@ -254,19 +198,10 @@ extension ConfigDecoder {
       fail(path, "expected a rule mapping with a match and one of \(ConfigSchema.outcomes.joined(separator: ", ")); got \(node.kind)")
       return nil
     }
-    let entries = section(node, path, known: ConfigSchema.rule)
-    var name: String?
-    var match = RuleMatch()
-    for entry in entries {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "name": name = string(entry.value, keyPath)
-      case "match": match = self.match(entry.value, keyPath)
-      default: break
-      }
-    }
-    guard let outcome = outcome(entries, path, allowRateLimit: true) else { return nil }
-    return PolicyRule(name: name, match: match, outcome: outcome)
+    var draft = PolicyRuleDraft()
+    read(node, path, PolicyRule.fields, into: &draft)
+    guard let outcome = outcome(draft.outcome, path, allowRateLimit: true) else { return nil }
+    return PolicyRule(name: draft.name, match: draft.match, outcome: outcome)
   }
 
   /// The `default` outcome: a mapping with one of allow, redirect, deny.
@@ -276,197 +211,73 @@ extension ConfigDecoder {
       fail(path, "expected a mapping with one of allow, redirect, deny; got \(node.kind)")
       return nil
     }
-    let entries = section(node, path, known: ["allow", "redirect", "deny", "rate_limit"])
-    return outcome(entries, path, allowRateLimit: false)
+    var draft = OutcomeDraft()
+    read(node, path, RuleOutcome.defaultFields, into: &draft)
+    return outcome(draft, path, allowRateLimit: false)
   }
 
-  private mutating func outcome(_ entries: [ConfigEntry], _ path: String, allowRateLimit: Bool) -> RuleOutcome? {
-    let given = entries.filter { ConfigSchema.outcomes.contains($0.key) }
+  /// The one outcome given, read; a problem when none or several were given.
+  private mutating func outcome(_ draft: OutcomeDraft, _ path: String, allowRateLimit: Bool) -> RuleOutcome? {
     let expected = allowRateLimit ? "allow, redirect, deny or rate_limit" : "allow, redirect or deny"
-    guard given.count == 1, let entry = given.first else {
-      if given.isEmpty {
+    guard draft.given.count == 1, let given = draft.given.first else {
+      if draft.given.isEmpty {
         fail(path, "missing an outcome: give exactly one of \(expected)")
       } else {
-        fail(path, "give exactly one outcome, got \(given.map(\.key).joined(separator: " and "))")
+        fail(path, "give exactly one outcome, got \(draft.given.map(\.key).joined(separator: " and "))")
       }
       return nil
     }
-    let keyPath = "\(path).\(entry.key)"
-    switch entry.key {
-    case "allow":
-      return .allow(allow(entry.value, keyPath))
-    case "redirect":
-      return redirect(entry.value, keyPath).map(RuleOutcome.redirect)
-    case "deny":
-      return .deny(deny(entry.value, keyPath))
-    default:
-      guard allowRateLimit else {
-        fail(keyPath, "the default cannot be a rate limit (a rate limit passes requests on to a later rule); put it in rules")
-        return nil
-      }
-      return rateLimit(entry.value, keyPath).map(RuleOutcome.rateLimit)
-    }
+    return given.read(&self)
   }
 
-  private mutating func match(_ node: ConfigNode, _ path: String) -> RuleMatch {
-    var match = RuleMatch()
-    for entry in section(node, path, known: ConfigSchema.match) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "authority":
-        for item in stringItems(entry.value, keyPath) {
-          if let problem = HostGlob.problem(item.value) {
-            fail(item.path, problem)
-          } else {
-            match.authorities.append(HostGlob(item.value))
-          }
-        }
-      case "path_prefix", "path_exact":
-        for item in stringItems(entry.value, keyPath) {
-          if !item.value.hasPrefix("/") || item.value.contains(where: { $0 == "?" || $0.isWhitespace }) {
-            fail(item.path, "expected a path starting with / (without query or spaces), got \"\(item.value)\"")
-          } else if entry.key == "path_prefix" {
-            match.pathPrefixes.append(item.value)
-          } else {
-            match.exactPaths.append(item.value)
-          }
-        }
-      case "method":
-        for item in stringItems(entry.value, keyPath) {
-          if item.value.isEmpty || !item.value.utf8.allSatisfy(HeaderRules.isTokenByte) {
-            fail(item.path, "expected a method name like GET, got \"\(item.value)\"")
-          } else {
-            match.methods.append(item.value.uppercased())
-          }
-        }
-      case "client_cidr":
-        for item in stringItems(entry.value, keyPath) {
-          do {
-            match.clientCIDRs.append(try CIDR(item.value.trimmingSpaces()))
-          } catch {
-            fail(item.path, error.message)
-          }
-        }
-      case "header_present":
-        for item in stringItems(entry.value, keyPath) {
-          if let problem = HeaderRules.lookupNameProblem(item.value) {
-            fail(item.path, problem)
-          } else {
-            match.headersPresent.append(item.value.lowercased())
-          }
-        }
-      case "header_equals":
-        for expected in expectedValues(entry.value, keyPath) {
-          if let problem = HeaderRules.lookupNameProblem(expected.name) {
-            fail("\(keyPath).\(expected.name)", problem)
-          } else {
-            match.headersEqual.append(ExpectedValue(name: expected.name.lowercased(), value: expected.value))
-          }
-        }
-      case "context_extensions":
-        match.contextExtensions = expectedValues(entry.value, keyPath)
-      case "peer_identity":
-        for item in stringItems(entry.value, keyPath) {
-          if item.value.isEmpty || item.value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            fail(item.path, "expected an identity pattern like spiffe://cluster.local/ns/NS/sa/* (not empty, no control characters)")
-          } else {
-            match.peerIdentities.append(IdentityPattern(item.value))
-          }
-        }
-      default:
-        break
+  /// Paths for `path_prefix` and `path_exact`: each must start with `/`, without query or spaces.
+  mutating func requestPaths(_ node: ConfigNode, _ path: String) -> [String] {
+    var paths: [String] = []
+    for item in stringItems(node, path) {
+      if !item.value.hasPrefix("/") || item.value.contains(where: { $0 == "?" || $0.isWhitespace }) {
+        fail(item.path, "expected a path starting with / (without query or spaces), got \"\(item.value)\"")
+      } else {
+        paths.append(item.value)
       }
     }
-    return match
+    return paths
   }
 
-  private mutating func allow(_ node: ConfigNode, _ path: String) -> AllowOutcome {
+  mutating func allow(_ node: ConfigNode, _ path: String) -> AllowOutcome {
     var allow = AllowOutcome()
     if case .null = node { return allow }
-    for entry in section(node, path, known: ConfigSchema.allow) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "profile": allow.profile = string(entry.value, keyPath)
-      case "providers": allow.providers = stringList(entry.value, keyPath)
-      case "headers": allow.headers = headerRules(entry.value, keyPath)
-      case "on_unavailable": allow.onUnavailable = unavailablePolicy(entry.value, keyPath)
-      default: break
-      }
-    }
+    read(node, path, AllowOutcome.fields, into: &allow)
     return allow
   }
 
-  private mutating func redirect(_ node: ConfigNode, _ path: String) -> RedirectOutcome? {
-    var status = 302
-    var location: Template?
-    var sawLocation = false
-    for entry in section(node, path, known: ConfigSchema.redirect) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "status":
-        if let value = integer(entry.value, keyPath) { status = value }
-      case "location":
-        sawLocation = true
-        location = template(entry.value, keyPath)
-      default:
-        break
-      }
-    }
-    if !sawLocation, !failed.contains(path) {
+  mutating func redirect(_ node: ConfigNode, _ path: String) -> RedirectOutcome? {
+    var draft = RedirectDraft()
+    read(node, path, RedirectDraft.fields, into: &draft)
+    if !draft.sawLocation, !failed.contains(path) {
       fail("\(path).location", "missing; a redirect needs a location, e.g. \"https://other.example{path}\"")
     }
-    guard let location else { return nil }
-    return RedirectOutcome(status: status, location: location)
+    guard let location = draft.location else { return nil }
+    return RedirectOutcome(status: draft.status, location: location)
   }
 
-  private mutating func deny(_ node: ConfigNode, _ path: String) -> DenyOutcome {
+  mutating func deny(_ node: ConfigNode, _ path: String) -> DenyOutcome {
     var deny = DenyOutcome()
     if case .null = node { return deny }
-    for entry in section(node, path, known: ConfigSchema.deny) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "status":
-        if let value = integer(entry.value, keyPath) { deny.status = value }
-      case "detail":
-        deny.detail = template(entry.value, keyPath)
-      case "headers":
-        deny.headers = headerRules(entry.value, keyPath)
-      default:
-        break
-      }
-    }
+    read(node, path, DenyOutcome.fields, into: &deny)
     return deny
   }
 
-  private mutating func rateLimit(_ node: ConfigNode, _ path: String) -> RateLimitOutcome? {
-    var key = try! Template("")
-    var rate: Double?
-    var burst: Int?
-    var maxKeys = RateLimitOutcome.defaultMaxKeys
-    var valid = true
-    for entry in section(node, path, known: ConfigSchema.rateLimit) {
-      let keyPath = "\(path).\(entry.key)"
-      switch entry.key {
-      case "key":
-        if let template = template(entry.value, keyPath) { key = template } else { valid = false }
-      case "requests_per_second":
-        if let value = number(entry.value, keyPath) { rate = value } else { valid = false }
-      case "burst":
-        if let value = integer(entry.value, keyPath) { burst = value } else { valid = false }
-      case "max_keys":
-        if let value = integer(entry.value, keyPath) { maxKeys = value } else { valid = false }
-      default:
-        break
-      }
-    }
-    guard let rate else {
-      if valid, !failed.contains(path) {
+  mutating func rateLimit(_ node: ConfigNode, _ path: String) -> RateLimitOutcome? {
+    var draft = RateLimitDraft()
+    read(node, path, RateLimitDraft.fields, into: &draft)
+    guard let rate = draft.requestsPerSecond else {
+      if draft.valid, !failed.contains(path) {
         fail("\(path).requests_per_second", "missing; a rate limit needs requests_per_second (and optionally burst)")
       }
       return nil
     }
-    guard valid else { return nil }
-    return RateLimitOutcome(key: key, requestsPerSecond: rate, burst: burst, maxKeys: maxKeys)
+    guard draft.valid else { return nil }
+    return RateLimitOutcome(key: draft.key, requestsPerSecond: rate, burst: draft.burst, maxKeys: draft.maxKeys)
   }
 
   // MARK: - Problem types
@@ -484,14 +295,9 @@ extension ConfigDecoder {
         fail(keyPath, "expected an HTTP status from 400 to 599 as the key, got \"\(entry.key)\"")
         continue
       }
-      var type = "about:blank"
-      var title = ProblemDocument.reasonPhrase(status)
-      for sub in section(entry.value, keyPath, known: ConfigSchema.problemType) {
-        let subPath = "\(keyPath).\(sub.key)"
-        guard let text = string(sub.value, subPath) else { continue }
-        if sub.key == "type" { type = text } else { title = text }
-      }
-      types[status] = ProblemType(type: type, title: title)
+      var problem = ProblemType(type: "about:blank", title: ProblemDocument.reasonPhrase(status))
+      read(entry.value, keyPath, ProblemType.fields, into: &problem)
+      types[status] = problem
     }
     return types
   }
@@ -529,7 +335,7 @@ extension ConfigDecoder {
   }
 
   /// A mapping of names to exact values.
-  private mutating func expectedValues(_ node: ConfigNode, _ path: String) -> [ExpectedValue] {
+  mutating func expectedValues(_ node: ConfigNode, _ path: String) -> [ExpectedValue] {
     guard case .mapping(let entries) = node else {
       fail(path, "expected a mapping of names to values, got \(node.kind)")
       return []

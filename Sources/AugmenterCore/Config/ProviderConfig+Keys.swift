@@ -1,0 +1,112 @@
+// The keys of a provider entry and of TLS settings (listener and provider): one declaration each.
+
+extension ProviderConfig: ConfigDefaults {
+  static var configDefaults: ProviderConfig { ProviderConfig(name: "", url: "") }
+}
+
+extension ProviderConfig {
+  /// Every key of a `providers[]` entry.
+  static let fields = ConfigFields<ProviderConfig>([
+    .text(
+      "name", \.name, example: "tokens",
+      "Unique name, `[a-z0-9_-]+`, used in logs, /status and `{provider:NAME:HEADER}`; required."),
+    .text(
+      "url", \.url, type: "http:// or https:// URL", example: "http://127.0.0.1:8081/headers",
+      "The endpoint fetched with GET; it answers a JSON object of header names to string values. Required."),
+    .optionalText(
+      "authority", \.authority, example: "sidecar",
+      "The Host / :authority presented to the provider, when it differs from the URL's."),
+    .duration("ttl", \.ttl, example: "5m", "How long fetched headers stay fresh; refreshes start before it runs out."),
+    .duration("timeout", \.timeout, example: "1s", "How long one fetch may take; less than ttl."),
+    .duration(
+      "max_stale", \.maxStale, example: "30s",
+      "How long past ttl the last good headers may still be served while refreshes fail."),
+    .optionalText(
+      "token_file", \.tokenFile, type: "path", example: "/var/run/secrets/tokens/provider",
+      "A file holding a bearer token sent to the provider, re-read on every fetch."),
+    .boolean("required", \.required, "Whether readiness and on_unavailable consider this provider."),
+    .integer("max_answer_bytes", \.maxAnswerBytes, example: "4096", "The largest answer body accepted."),
+    ConfigField(
+      "header_actions", type: "header name or * → set | append | add_if_absent", example: "{\"*\": append}",
+      shape: .namedEntries, environment: false, "How this provider's headers are applied, by name; `*` covers the others. Default set."
+    ) { decoder, node, path, provider in
+      provider.headerActions = decoder.headerActions(node, path)
+    },
+    ConfigField(
+      "tls", type: "mapping", shape: .mapping, environment: true, children: ProviderTLSConfig.fields.docs,
+      "TLS towards an https:// provider: a private CA, a client certificate."
+    ) { decoder, node, path, provider in
+      provider.tls = decoder.providerTLS(node, path)
+    },
+    .choice(
+      "follow_redirects", \.followRedirects, example: .sameOrigin,
+      "Whether a 3xx answer is followed: never, or within the provider's own origin. Another origin is never followed."
+    ),
+  ])
+}
+
+extension ListenerTLSConfig: ConfigDefaults {
+  static var configDefaults: ListenerTLSConfig { ListenerTLSConfig(cert: "", key: "") }
+}
+
+extension ListenerTLSConfig {
+  /// Every key of `tls` and `admin_tls`.
+  static let fields = ConfigFields<ListenerTLSConfig>([
+    .text(
+      "cert", \.cert, type: "path", example: "/etc/augmenter/tls/tls.crt",
+      "The certificate chain, PEM, leaf first; re-read when it changes. Required."),
+    .text(
+      "key", \.key, type: "path", example: "/etc/augmenter/tls/tls.key",
+      "The private key, PEM; re-read when it changes. Required."),
+    .optionalText(
+      "client_ca", \.clientCA, type: "path", example: "/etc/augmenter/tls/ca.crt",
+      "CA certificates that client certificates are verified against; clients are then asked for one."),
+    .boolean(
+      "require_client_cert", \.requireClientCert,
+      "Whether a handshake without a verified client certificate fails; needs client_ca."),
+    ConfigField(
+      "min_version", type: "1.2 or 1.3", default: configDefaults.minVersion, example: "1.3",
+      "The lowest TLS version accepted (TLSv1.3 and tls1.3 are read as 1.3)."
+    ) { decoder, node, path, tls in
+      if let text = decoder.string(node, path) { tls.minVersion = ListenerTLSConfig.normalizedVersion(text) }
+    },
+    .optionalText(
+      "ciphers", \.ciphers, type: "OpenSSL cipher list", example: "ECDHE+AESGCM",
+      "TLS 1.2 ciphers; default ECDHE with AES-GCM or ChaCha20-Poly1305 only."),
+    .optionalText(
+      "cipher_suites", \.cipherSuites, type: "OpenSSL cipher suites", example: "TLS_AES_256_GCM_SHA384",
+      "TLS 1.3 cipher suites; default OpenSSL's three."),
+    .duration("handshake_timeout", \.handshakeTimeout, example: "5s", "How long a client may take to complete the handshake."),
+    .duration(
+      "reload_interval", \.reloadInterval, example: "30s",
+      "How often the certificate, key and client CA files are checked for changes."),
+  ])
+
+  /// `TLSv1.3`, `tls1.3` and `1.3` all name TLS 1.3; anything else is kept for the validator to quote.
+  static func normalizedVersion(_ text: String) -> String {
+    var version = Substring(text.trimmingSpaces().lowercased())
+    for prefix in ["tlsv", "tls"] where version.hasPrefix(prefix) {
+      version = version.dropFirst(prefix.count)
+      break
+    }
+    return versions.contains(String(version)) ? String(version) : text
+  }
+}
+
+extension ProviderTLSConfig: ConfigDefaults {
+  static var configDefaults: ProviderTLSConfig { ProviderTLSConfig() }
+}
+
+extension ProviderTLSConfig {
+  /// Every key of `providers[].tls`.
+  static let fields = ConfigFields<ProviderTLSConfig>([
+    .optionalText(
+      "ca", \.ca, type: "path", example: "/etc/augmenter/provider-ca.crt",
+      "CA certificates trusted for the provider's certificate instead of the system's roots."),
+    .optionalText(
+      "cert", \.cert, type: "path", example: "/etc/augmenter/client.crt",
+      "A client certificate chain presented to the provider (with key)."),
+    .optionalText(
+      "key", \.key, type: "path", example: "/etc/augmenter/client.key", "The client certificate's private key (with cert)."),
+  ])
+}
