@@ -4,6 +4,7 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
+import Foundation
 @testable import AugmenterServer
 import HTTP2
 import Logging
