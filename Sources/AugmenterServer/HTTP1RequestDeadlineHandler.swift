@@ -106,6 +106,15 @@ final class HTTP1RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelH
     context.write(data, promise: promise)
   }
 
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    // Closing mid-request makes the decoder report the cut-off request; the 408 and its log
+    // line already said what happened.
+    if case .expired = self.state, error is HTTPParserError {
+      return
+    }
+    context.fireErrorCaught(error)
+  }
+
   func channelInactive(context: ChannelHandlerContext) {
     self.cancelTimer()
     self.state = .expired

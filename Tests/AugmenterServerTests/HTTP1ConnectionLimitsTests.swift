@@ -86,10 +86,11 @@ private final class FakeSocket: ChannelOutboundHandler {
 
   private static let get = "GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"
 
-  /// What a socket read does: auto-read asks for input, then the bytes arrive.
+  /// What a socket read does: the bytes arrive, then auto-read asks for more (as NIO's channel
+  /// does after every socket read).
   private func feed(_ channel: EmbeddedChannel, _ text: String) throws {
-    channel.read()
     try channel.writeInbound(ByteBuffer(string: text))
+    channel.read()
     channel.embeddedEventLoop.run()
   }
 
