@@ -82,10 +82,15 @@ extension EndToEnd {
     /// of requests parsed, at most 16 answers plus one slice queued); the rest is allocator slack.
     static let memoryBudget = 8 * 1024 * 1024
 
-    private static func start(_ scope: TestScope, extraLines: [String] = [], launcher: [String] = []) async throws -> AugmenterProcess {
+    private static func start(
+      _ scope: TestScope, extraLines: [String] = [], launcher: [String] = [], staticHeaders: [String: String] = [:]
+    ) async throws -> AugmenterProcess {
       let provider = try await TestProvider.start(scope: scope, answer: .headers(["authorization": injected]))
-      var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url)])
+      // A long ttl: a refresh delayed by the flood must not turn the other clients' allows into
+      // denials (those would still be answers, but the test checks for the allow).
+      var config = AugmenterConfig(providers: [ProviderConfig(url: provider.url, ttl: "60s", maxStale: "60s")])
       config.logLevel = "info"
+      config.staticHeaders = staticHeaders
       config.extraLines = extraLines
       let augmenter = try await AugmenterProcess.start(scope: scope, config: config, launcher: launcher)
       try await augmenter.waitUntilReady()
@@ -111,7 +116,10 @@ extension EndToEnd {
       arguments: ["check", "admin"])
     func pipeliningWithoutReading(port kind: String) async throws {
       try await withTestScope { scope in
-        let augmenter = try await Self.start(scope)
+        // ~4 KiB of static headers make every allow ~4 KiB: a server that answers everything it
+        // reads grows by that much per 50-byte request, even a slow debug build on a busy machine.
+        let bulky = Dictionary(uniqueKeysWithValues: (0..<8).map { ("x-bulk-\($0)", String(repeating: "b", count: 500)) })
+        let augmenter = try await Self.start(scope, staticHeaders: bulky)
         let port = kind == "check" ? augmenter.checkPort : augmenter.adminPort
         // /status: the admin port's largest answer, so a server that never stops reading grows fastest.
         let path = kind == "check" ? "/pipelined" : "/status"
@@ -129,21 +137,26 @@ extension EndToEnd {
 
         var peak = baseline
         var slowest = Duration.zero
+        var unanswered = 0
         for _ in 0..<8 {
           try await Task.sleep(for: .milliseconds(500))
-          let (took, status) = try await Self.timedRequest(port: port, path: path, scope: scope)
-          #expect(status == 200)
-          slowest = max(slowest, took)
+          // Not answered within the harness's 10 s counts as a failure, but the memory is still measured.
+          if let (took, status) = try? await Self.timedRequest(port: port, path: path, scope: scope) {
+            #expect(status == 200)
+            slowest = max(slowest, took)
+          } else {
+            unanswered += 1
+          }
           peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
         }
         let sent = await flood.value
         peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
         let growth = peak - baseline
-        print("\(kind) port: flood sent \(sent) bytes; RSS \(baseline) -> peak \(peak) (+\(growth)); slowest other client \(slowest)")
+        print("\(kind) port: flood sent \(sent) bytes; RSS \(baseline) -> peak \(peak) (+\(growth)); slowest other client \(slowest), \(unanswered) not answered in 10 s")
         #expect(growth < Self.memoryBudget, "RSS grew by \(growth) bytes (budget \(Self.memoryBudget)) while a client pipelined \(sent) bytes without reading")
         // A liveness bound, not a speed one: the flooding connection is served (into the kernel's
         // send buffer, several MB) as fast as the CPU allows, on a loaded two-core machine.
-        #expect(slowest < .seconds(10), "another client waited \(slowest)")
+        #expect(unanswered == 0 && slowest < .seconds(10), "other clients: \(unanswered) unanswered, slowest \(slowest)")
         #expect(augmenter.process.isRunning)
       }
     }
