@@ -63,7 +63,8 @@ final class HTTP1PipeliningLimitHandler: ChannelDuplexHandler, RemovableChannelH
   private func answerLeft(context: ChannelHandlerContext) {
     // An error response (400, 408) may answer bytes that never became a request head.
     self.unanswered = max(0, self.unanswered - 1)
-    if self.readPending, self.unanswered < self.maxUnanswered {
+    // Writes also complete (failed) while the channel closes: no read to release then.
+    if self.readPending, self.unanswered < self.maxUnanswered, context.channel.isActive {
       self.readPending = false
       context.read()
     }
