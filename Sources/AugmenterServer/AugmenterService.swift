@@ -98,6 +98,7 @@ public final class AugmenterService: Service {
       adminState: adminState,
       maxHTTP1BodyBytes: self.config.grpcMaxMessageBytes,
       idleTimeout: TimeAmount(self.config.idleTimeout),
+      http1: HTTP1ConnectionSettings(self.config),
       checkTLS: checkTLS,
       adminTLS: adminTLS,
       logger: self.logger
@@ -116,6 +117,7 @@ public final class AugmenterService: Service {
       }
 
       let checkChannel = try await ServerBootstrap(group: group)
+        .limitingConnections(to: self.config.maxConnections, listener: "check", logger: logger)
         .serverChannelOption(.backlog, value: 1024)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -129,6 +131,7 @@ public final class AugmenterService: Service {
       let adminChannel: any Channel
       do {
         adminChannel = try await ServerBootstrap(group: group)
+          .limitingConnections(to: self.config.maxConnections, listener: "admin", logger: logger)
           .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
           .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture { try pipelines.configureAdmin(channel) }

@@ -26,6 +26,8 @@ struct ConnectionPipelines: Sendable {
   var maxHTTP1BodyBytes: Int
   /// An HTTP/1.1 connection (or one not yet identified) silent this long is closed.
   var idleTimeout: TimeAmount
+  /// Deadlines and the pipelining bound of HTTP/1.1 connections (both ports).
+  var http1: HTTP1ConnectionSettings
   /// TLS on the check port (`tls`), if configured.
   var checkTLS: ListenerTLS?
   /// TLS on the admin port (`admin_tls`), if configured.
@@ -38,12 +40,14 @@ struct ConnectionPipelines: Sendable {
     let responder = self.checkResponder
     let service = self.httpModeCheck
     let maxBody = self.maxHTTP1BodyBytes
+    let http1 = self.http1
+    let logger = self.logger
     try self.configure(channel, tls: self.checkTLS) { detected, peerIdentity, add in
       switch detected {
       case .http2:
         try add(HTTP2ServerConnectionHandler(settings: settings, responder: responder, peerIdentity: peerIdentity))
       case .http1:
-        try Self.addHTTP1Handlers(add)
+        try Self.addHTTP1Handlers(add, settings: http1, logger: logger)
         try add(HTTP1CheckHandler(service: service, maxBodyBytes: maxBody, peerIdentity: peerIdentity))
       }
     }
@@ -52,6 +56,8 @@ struct ConnectionPipelines: Sendable {
   /// Admin port: the same endpoints over HTTP/1.1 and HTTP/2.
   func configureAdmin(_ channel: any Channel) throws {
     let state = self.adminState
+    let http1 = self.http1
+    let logger = self.logger
     try self.configure(channel, tls: self.adminTLS) { detected, _, add in
       switch detected {
       case .http2:
@@ -59,7 +65,7 @@ struct ConnectionPipelines: Sendable {
           HTTP2ServerConnectionHandler(settings: HTTP2Settings(maxConcurrentStreams: 100, maxRequestBodyBytes: 64 * 1024), responder: AdminHTTP2Responder(state: state))
         )
       case .http1:
-        try Self.addHTTP1Handlers(add)
+        try Self.addHTTP1Handlers(add, settings: http1, logger: logger)
         try add(AdminHandler(state: state))
       }
     }
@@ -68,20 +74,28 @@ struct ConnectionPipelines: Sendable {
   /// Adds a handler where the detected protocol's handlers go (before the error logger).
   typealias AddHandler = (any ChannelHandler) throws -> Void
 
-  /// The pipeline of a new connection: [idle timeout] → [TLS] → protocol detection → error logger.
+  /// The pipeline of a new connection: backpressure → idle timeout → [TLS] → protocol detection
+  /// → error logger.
   ///
   /// Detection looks at the first (decrypted) bytes, so ALPN `h2` and `http/1.1` and clients
   /// without ALPN all end up on the right handlers. With TLS, detection runs after the handshake,
   /// so the verified client identity is known when the protocol handlers are made.
+  ///
+  /// Backpressure comes first, right after the socket: it withholds `read()` while the socket
+  /// cannot take our output, and only there does that hold every read, including one the TLS
+  /// handler or detection would ask for. HTTP/2 connections drop it with the idle timer (their
+  /// flow control is nghttp2's).
   private func configure(
     _ channel: any Channel,
     tls: ListenerTLS?,
     protocolHandlers: @escaping (DetectedProtocol, _ peerIdentity: String?, AddHandler) throws -> Void
   ) throws {
     let pipeline = channel.pipeline.syncOperations
+    let backPressure = BackPressureHandler()
     let idle = IdleStateHandler(readTimeout: self.idleTimeout)
     let closer = IdleConnectionCloser()
     let errorLogger = ConnectionErrorLogger(logger: self.logger)
+    try pipeline.addHandler(backPressure)
     try pipeline.addHandler(idle)
     try pipeline.addHandler(closer)
     let tlsHandler = tls?.makeHandler()
@@ -95,6 +109,7 @@ struct ConnectionPipelines: Sendable {
           // silent for long): nghttp2 and the peer's PINGs govern them, not a read timeout.
           pipeline.removeHandler(idle, promise: nil)
           pipeline.removeHandler(closer, promise: nil)
+          pipeline.removeHandler(backPressure, promise: nil)
         }
         try protocolHandlers(detected, tlsHandler?.handshakeResult?.peerIdentity) { handler in
           try pipeline.addHandler(handler, position: .before(errorLogger))
@@ -105,13 +120,23 @@ struct ConnectionPipelines: Sendable {
     try pipeline.addHandler(errorLogger)
   }
 
-  private static func addHTTP1Handlers(_ add: AddHandler) throws {
+  /// The HTTP/1.1 handlers before the application's: input gate → decoder → encoder →
+  /// pipelining bound → deadlines → NIO's pipelining (one request at a time) → 400/431 on
+  /// parse errors.
+  ///
+  /// The bound and the deadlines sit before `HTTPServerPipelineHandler` so they see requests as
+  /// they are parsed, not as it releases them one by one; they sit after the encoder so they see
+  /// response parts on their way out.
+  private static func addHTTP1Handlers(_ add: AddHandler, settings: HTTP1ConnectionSettings, logger: Logger) throws {
+    try add(HTTP1InputGate())
     try add(
       ByteToMessageHandler(
         HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: Self.http1Limits)
       )
     )
     try add(HTTPResponseEncoder())
+    try add(HTTP1PipeliningLimitHandler(maxUnanswered: settings.maxPipelinedRequests))
+    try add(HTTP1RequestDeadlineHandler(headTimeout: settings.headTimeout, bodyTimeout: settings.bodyTimeout, logger: logger))
     try add(HTTPServerPipelineHandler())
     try add(HTTP1ErrorHandler())
   }

@@ -115,10 +115,15 @@ final class AugmenterProcess: Sendable {
   /// Writes `config`, starts the binary and waits until `/healthz` answers 200. With `admin_tls`,
   /// `adminClientTLS` is how the harness reaches the admin port (CA, and a client certificate
   /// when the admin port requires one).
+  /// `launcher` runs the binary through another command (e.g. `["prlimit", "--nofile=64:64"]`,
+  /// which execs it in place: `process.pid` stays the binary's).
   static func start(
-    scope: TestScope, config: AugmenterConfig, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil
+    scope: TestScope, config: AugmenterConfig, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil,
+    launcher: [String] = []
   ) async throws -> AugmenterProcess {
-    try await start(scope: scope, name: name, adminClientTLS: adminClientTLS) { config.yaml(checkPort: $0, adminPort: $1) }
+    try await start(scope: scope, name: name, adminClientTLS: adminClientTLS, launcher: launcher) {
+      config.yaml(checkPort: $0, adminPort: $1)
+    }
   }
 
   /// Writes the file `yaml` renders for the chosen ports, starts the binary and waits until
@@ -127,24 +132,26 @@ final class AugmenterProcess: Sendable {
   /// Ports are picked free just before the start; if another process grabbed one in between (the
   /// binary exits complaining about the address), it retries with new ports.
   static func start(
-    scope: TestScope, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil,
+    scope: TestScope, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil, launcher: [String] = [],
     yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
     try await PortInUse.retrying(name) {
-      try await startOnce(scope: scope, name: $0, adminClientTLS: adminClientTLS, yaml: yaml)
+      try await startOnce(scope: scope, name: $0, adminClientTLS: adminClientTLS, launcher: launcher, yaml: yaml)
     }
   }
 
   private static func startOnce(
-    scope: TestScope, name: String, adminClientTLS: TLSConfiguration?, yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+    scope: TestScope, name: String, adminClientTLS: TLSConfiguration?, launcher: [String],
+    yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
     let binary = try TestEnvironment.augmenterBinary()
     let checkPort = try FreePort.next()
     let adminPort = try FreePort.next()
     let configURL = scope.file("\(name).yaml")
     try yaml(checkPort, adminPort).write(to: configURL, atomically: true, encoding: .utf8)
+    let command = launcher + [binary, "serve", "--config", configURL.path]
     let process = try ManagedProcess.spawn(
-      name: name, executable: binary, arguments: ["serve", "--config", configURL.path], scope: scope,
+      name: name, executable: command[0], arguments: Array(command.dropFirst()), scope: scope,
       killTimeout: .seconds(15))
     let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, process: process, adminClientTLS: adminClientTLS)
     try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
