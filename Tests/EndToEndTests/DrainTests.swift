@@ -60,9 +60,11 @@ extension EndToEnd {
         #expect(status == .exited(0), "\(String(describing: status))\n\(leaving.process.log().suffix(2000))")
         let log = leaving.process.log()
         #expect(log.contains("reporting NOT_SERVING, still serving during drain_delay"), "\(log.suffix(2000))")
-        // Every request went through a check: the upstream saw the injected header on each.
+        // Every request went through a check: the upstream saw the injected header on each. (h2load
+        // does not count requests still in flight when its -D window closes, so the upstream may
+        // have seen a few more than `done`.)
         let received = upstream.requests.filter { $0.uri == "/drain" }
-        #expect(received.count == summary.done, "upstream received \(received.count), h2load done \(summary.done)")
+        #expect(received.count >= summary.done, "upstream received \(received.count), h2load done \(summary.done)")
         #expect(received.allSatisfy { $0.values("x-a") == ["drained"] })
       }
     }
