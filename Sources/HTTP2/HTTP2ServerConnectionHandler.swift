@@ -393,8 +393,9 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     // The buffer written last time, if the channel is done with it (as it is once the write
     // completed, typically at once): `clear()` reuses its storage when it is ours alone, and
     // gives it fresh storage when the channel still holds the old bytes.
-    let reusable = self.outbound
-    self.outbound = nil
+    // Moved out, never copied: a second reference would make `clear()` copy the storage (two
+    // allocations per response, which the allocation budget test catches).
+    var reusable = self.outbound.take()
     // Each buffer is written when the next one has bytes, so the last one can carry the flush
     // (and, when the session is done, the close).
     var pending: ByteBuffer?
@@ -402,8 +403,9 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     var more = true
     while more, context.channel.isWritable || ending {
       var buffer: ByteBuffer
-      if first, let reusable {
-        buffer = reusable
+      if first, reusable != nil {
+        // Not through a `let` binding: that would be the second reference.
+        buffer = reusable.take()!
         buffer.clear()
       } else {
         buffer = context.channel.allocator.buffer(capacity: 4096)
