@@ -1,4 +1,5 @@
 import Foundation
+import TestCertificates
 import Testing
 
 extension EndToEnd {
@@ -82,6 +83,49 @@ extension EndToEnd {
         )
         #expect(slowest < Self.latencyBound, "slowest health probe during the flood took \(slowest)")
         #expect(augmenter.process.isRunning)
+      }
+    }
+
+    @Test("h2 over TLS: a client that never reads and floods PING frames: server memory stays bounded, other TLS clients are served within 1 s")
+    func pingFloodOverTLS() async throws {
+      try await withTestScope { scope in
+        let tls = try await TLSAugmenter.start(scope: scope)
+        let client = try await tls.connect(scope: scope)
+        let healthBody = try Messages.healthBody(service: "")
+        for _ in 0..<20 {
+          _ = try await client.unary(path: GRPCPath.health, body: healthBody)
+        }
+        let pid = tls.augmenter.process.pid
+        let before = try #require(ProcessMemory.residentBytes(pid: pid))
+        let clientTLS = try TestTLS.clientConfiguration(ca: tls.pki.caPath)
+        let checkPort = tls.augmenter.checkPort
+        let floods = (0..<4).map { _ in
+          Task {
+            try await NonReadingTLSFlooder.run(
+              port: checkPort, tls: clientTLS, frame: NonReadingFlooder.ping, duration: Self.floodDuration)
+          }
+        }
+        let clock = ContinuousClock()
+        let floodEnd = clock.now + Self.floodDuration
+        var slowest = Duration.zero
+        var peak = before
+        while clock.now < floodEnd {
+          try await Task.sleep(for: .milliseconds(250))
+          let start = clock.now
+          let health = try await client.unary(path: GRPCPath.health, body: healthBody, timeout: .seconds(5))
+          slowest = max(slowest, clock.now - start)
+          #expect(health.grpcStatus == 0, "gRPC health check over TLS during the flood: \(health)")
+          peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
+        }
+        var outcomes: [NonReadingFlooder.Outcome] = []
+        for flood in floods { outcomes.append(try await flood.value) }
+        peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
+        let growth = peak - before
+        print("PING flood over TLS: RSS \(before >> 10) KiB -> peak \(peak >> 10) KiB (+\(growth >> 10) KiB); slowest probe \(slowest); flooders: \(outcomes)")
+        #expect(outcomes.allSatisfy { $0.bytesSent > 0 }, "\(outcomes)")
+        #expect(growth < Self.rssBudget, "a PING flood over TLS grew the server's RSS by \(growth >> 10) KiB; flooders: \(outcomes)")
+        #expect(slowest < Self.latencyBound, "slowest health probe during the flood took \(slowest)")
+        #expect(tls.augmenter.process.isRunning)
       }
     }
 
