@@ -83,6 +83,7 @@ extension EndToEnd {
         )
         #expect(slowest < Self.latencyBound, "slowest health probe during the flood took \(slowest)")
         #expect(augmenter.process.isRunning)
+        Self.expectFloodsLogged(closed: outcome.closedByServer, log: augmenter.process.log())
       }
     }
 
@@ -126,6 +127,7 @@ extension EndToEnd {
         #expect(growth < Self.rssBudget, "a PING flood over TLS grew the server's RSS by \(growth >> 10) KiB; flooders: \(outcomes)")
         #expect(slowest < Self.latencyBound, "slowest health probe during the flood took \(slowest)")
         #expect(tls.augmenter.process.isRunning)
+        Self.expectFloodsLogged(closed: outcomes.map(\.closedByServer).reduce(0, +), log: tls.augmenter.process.log())
       }
     }
 
@@ -172,6 +174,17 @@ extension EndToEnd {
         let next = try await client.unary(path: GRPCPath.check, body: try Messages.checkBody())
         #expect(next.grpcStatus == 0, "\(next)")
       }
+    }
+
+    /// A flooding connection the server closed must be closed for being a flood, said in one
+    /// warning line (GOAWAY ENHANCE_YOUR_CALM), not as a bare library error. (Whether the server
+    /// closes one at all depends on timing: while it holds a non-reading peer's reads, the peer
+    /// just stalls.)
+    static func expectFloodsLogged(closed: Int, log: String, sourceLocation: SourceLocation = #_sourceLocation) {
+      guard closed > 0 else { return }
+      let warnings = log.split(separator: "\n").filter { $0.contains("warning") && $0.contains("HTTP/2 connection flooded") }
+      #expect(!warnings.isEmpty, "\(closed) flooding connection(s) closed without a flood warning in the log", sourceLocation: sourceLocation)
+      #expect(warnings.allSatisfy { $0.contains("ENHANCE_YOUR_CALM") }, "\(warnings.prefix(3))", sourceLocation: sourceLocation)
     }
 
     /// The last-stream-id of every GOAWAY frame in `bytes` (the server's side of an h2c connection).
