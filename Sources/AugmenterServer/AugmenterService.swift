@@ -25,6 +25,10 @@ public final class AugmenterService: Service {
   private let draining = Atomic<Bool>(false)
   private let boundAddresses = Mutex<(check: SocketAddress?, admin: SocketAddress?)>((nil, nil))
 
+  /// Outbound bytes a connection may hold before it stops being writable (high) and becomes
+  /// writable again (low): the bound HTTP/2 backpressure keeps per connection.
+  static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 64 << 10)
+
   /// Creates the service from a validated configuration.
   public init(config: AugmenterConfig, logger: Logger, clock: any AugmenterClock = SystemClock()) {
     self.config = config
@@ -87,7 +91,10 @@ public final class AugmenterService: Service {
     let settings = HTTP2Settings(
       maxConcurrentStreams: self.config.http2MaxConcurrentStreams,
       initialWindowSize: self.config.http2InitialWindowSize,
-      maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5
+      maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5,
+      maxBufferedBytesPerConnection: self.config.http2MaxBufferedRequestBytes,
+      maxOutboundControlFrames: self.config.http2MaxOutboundControlFrames,
+      idleTimeout: TimeAmount(self.config.http2IdleTimeout)
     )
     let checkTLS = try TLSSetup.listener(self.config.tls, key: "tls")
     let adminTLS = try TLSSetup.listener(self.config.adminTLS, key: "admin_tls")
@@ -121,6 +128,10 @@ public final class AugmenterService: Service {
         .serverChannelOption(.backlog, value: 1024)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        // HTTP/2 backpressure: past 64 KiB of unsent output a connection stops being read and
+        // nghttp2's output stays queued (bounded by its own limits) until it is under 32 KiB
+        // again. NIO's defaults, stated because the flood bounds depend on them.
+        .childChannelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
         .childChannelInitializer { channel in
           connections.add(channel)
           return channel.eventLoop.makeCompletedFuture { try pipelines.configureCheck(channel) }
@@ -133,6 +144,7 @@ public final class AugmenterService: Service {
         adminChannel = try await ServerBootstrap(group: group)
           .limitingConnections(to: self.config.maxConnections, listener: "admin", logger: logger)
           .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+          .childChannelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
           .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture { try pipelines.configureAdmin(channel) }
           }

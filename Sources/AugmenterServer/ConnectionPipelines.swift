@@ -58,12 +58,18 @@ struct ConnectionPipelines: Sendable {
     let state = self.adminState
     let http1 = self.http1
     let logger = self.logger
+    // The admin port serves small GETs: few streams and small bodies, but the same idle and
+    // control-frame limits as the check port (a flood there costs the same memory).
+    let adminHTTP2 = HTTP2Settings(
+      maxConcurrentStreams: 100,
+      maxRequestBodyBytes: 64 * 1024,
+      maxOutboundControlFrames: self.http2Settings.maxOutboundControlFrames,
+      idleTimeout: self.http2Settings.idleTimeout
+    )
     try self.configure(channel, tls: self.adminTLS) { detected, _, add in
       switch detected {
       case .http2:
-        try add(
-          HTTP2ServerConnectionHandler(settings: HTTP2Settings(maxConcurrentStreams: 100, maxRequestBodyBytes: 64 * 1024), responder: AdminHTTP2Responder(state: state))
-        )
+        try add(HTTP2ServerConnectionHandler(settings: adminHTTP2, responder: AdminHTTP2Responder(state: state)))
       case .http1:
         try Self.addHTTP1Handlers(add, settings: http1, logger: logger)
         try add(AdminHandler(state: state))
@@ -105,8 +111,9 @@ struct ConnectionPipelines: Sendable {
     try pipeline.addHandler(
       ProtocolDetectionHandler { detected, pipeline in
         if detected == .http2 {
-          // HTTP/2 connections stay open while idle (Envoy pools them; Watch streams are
-          // silent for long): nghttp2 and the peer's PINGs govern them, not a read timeout.
+          // HTTP/2 connections stay open while silent (Envoy pools them; Watch streams are
+          // silent for long): the HTTP/2 handler's own idle timeout, which counts open streams
+          // as activity (`http2.idle_timeout`), governs them, not a read timeout.
           pipeline.removeHandler(idle, promise: nil)
           pipeline.removeHandler(closer, promise: nil)
           pipeline.removeHandler(backPressure, promise: nil)

@@ -119,9 +119,31 @@ public protocol HTTP2RequestResponder: Sendable {
   /// rest of the body is discarded.
   func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator)
     -> HTTP2Response
+  /// How many leading body bytes `respondEarly(to:bodyPrefix:allocator:)` needs to decide; 0 (the
+  /// default) means it is never asked.
+  var earlyResponsePrefixBytes: Int { get }
+  /// A chance to answer a request before its body is complete, asked once per request, when at
+  /// least `earlyResponsePrefixBytes` body bytes arrived and END_STREAM has not. A response sent
+  /// here is final: the rest of the body is discarded and the stream reset with NO_ERROR after
+  /// it. `nil` (the default) waits for the whole body as usual.
+  func respondEarly(to head: HTTP2RequestHead, bodyPrefix: ByteBuffer, allocator: ByteBufferAllocator)
+    -> HTTP2Response?
 }
 
-/// The server's HTTP/2 parameters, sent in our SETTINGS frame and enforced per stream.
+extension HTTP2RequestResponder {
+  /// Never asked to answer early.
+  public var earlyResponsePrefixBytes: Int { 0 }
+
+  /// Waits for the whole body.
+  public func respondEarly(to head: HTTP2RequestHead, bodyPrefix: ByteBuffer, allocator: ByteBufferAllocator)
+    -> HTTP2Response?
+  {
+    nil
+  }
+}
+
+/// The server's HTTP/2 parameters, sent in our SETTINGS frame and enforced per stream and per
+/// connection.
 public struct HTTP2Settings: Sendable, Hashable {
   /// SETTINGS_MAX_CONCURRENT_STREAMS.
   public var maxConcurrentStreams: Int
@@ -137,6 +159,13 @@ public struct HTTP2Settings: Sendable, Hashable {
   /// reopens flow-control windows as soon as bytes are handed to us, so without this bound a
   /// peer could park `maxRequestBodyBytes` in each of `maxConcurrentStreams` unfinished streams.
   public var maxBufferedBytesPerConnection: Int
+  /// SETTINGS and PING acknowledgements we may owe a peer that does not read them
+  /// (`nghttp2_option_set_max_outbound_ack`). One more and the connection gets GOAWAY
+  /// ENHANCE_YOUR_CALM and is closed.
+  public var maxOutboundControlFrames: Int
+  /// A connection with no open stream and no frame received for this long is closed with a
+  /// graceful GOAWAY; zero or less: never.
+  public var idleTimeout: TimeAmount
 
   /// Creates settings; the defaults suit Envoy's ext_authz client.
   public init(
@@ -145,7 +174,9 @@ public struct HTTP2Settings: Sendable, Hashable {
     connectionWindowSize: Int = 1 << 24,
     maxHeaderListSize: Int = 1 << 16,
     maxRequestBodyBytes: Int = (4 << 20) + 5,
-    maxBufferedBytesPerConnection: Int = 32 << 20
+    maxBufferedBytesPerConnection: Int = 8 << 20,
+    maxOutboundControlFrames: Int = 1000,
+    idleTimeout: TimeAmount = .hours(1)
   ) {
     self.maxConcurrentStreams = maxConcurrentStreams
     self.initialWindowSize = initialWindowSize
@@ -153,6 +184,8 @@ public struct HTTP2Settings: Sendable, Hashable {
     self.maxHeaderListSize = maxHeaderListSize
     self.maxRequestBodyBytes = maxRequestBodyBytes
     self.maxBufferedBytesPerConnection = maxBufferedBytesPerConnection
+    self.maxOutboundControlFrames = maxOutboundControlFrames
+    self.idleTimeout = idleTimeout
   }
 }
 

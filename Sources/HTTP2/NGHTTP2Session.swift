@@ -15,6 +15,12 @@ enum NGHTTP2SessionEvent {
   case request(HTTP2Request)
   /// A request whose body passed the limit; it must be answered now.
   case oversized(HTTP2RequestHead)
+  /// An unfinished request whose body reached `earlyResponsePrefixBytes`: the responder may
+  /// answer it now (`discardRequestBody` then `submit`), or wait for the rest as usual.
+  case bodyStarted(HTTP2RequestHead, ByteBuffer)
+  /// The peer acknowledged the PING that followed our shutdown notice: it has seen the notice,
+  /// so the final GOAWAY can go out without refusing a stream it sent meanwhile.
+  case shutdownPingAcknowledged
 }
 
 /// Owns one `nghttp2_session` (server side) and the per-stream request/response state.
@@ -30,7 +36,11 @@ final class NGHTTP2Session {
     var headerBytes = 0
     var headComplete = false
     var requestEnded = false
-    var oversized = false
+    /// Answered before the request ended (oversized or answered early): body bytes still
+    /// arriving are dropped.
+    var bodyDiscarded = false
+    /// `bodyStarted` was reported already (once per request).
+    var offeredEarly = false
     /// Request body so far: usually a zero-copy slice of the read buffer it arrived in.
     var body: ByteBuffer?
     // Response side, consumed by the data read callback.
@@ -55,7 +65,8 @@ final class NGHTTP2Session {
       self.headerBytes = 0
       self.headComplete = false
       self.requestEnded = false
-      self.oversized = false
+      self.bodyDiscarded = false
+      self.offeredEarly = false
       self.body = nil
       self.responseBody = nil
       self.responseTrailers = nil
@@ -98,12 +109,18 @@ final class NGHTTP2Session {
   private var bufferedBytes = 0
   /// Our graceful GOAWAY went out already (a second shutdown request does nothing).
   private var goawaySubmitted = false
+  /// The PING sent after the shutdown notice, not yet acknowledged.
+  private var shutdownPingOutstanding = false
+  /// Body bytes an unfinished request needs before `bodyStarted` is reported; 0: never.
+  private let earlyResponsePrefixBytes: Int
 
   /// Creates a server session and queues our SETTINGS and connection window update.
-  init(settings: HTTP2Settings, allocator: ByteBufferAllocator) throws(HTTP2Error) {
+  /// - Parameter earlyResponsePrefixBytes: see `HTTP2RequestResponder.earlyResponsePrefixBytes`.
+  init(settings: HTTP2Settings, allocator: ByteBufferAllocator, earlyResponsePrefixBytes: Int = 0) throws(HTTP2Error) {
     self.settings = settings
     self.allocator = allocator
     self.emptyBody = allocator.buffer(capacity: 0)
+    self.earlyResponsePrefixBytes = earlyResponsePrefixBytes
 
     var callbacks: OpaquePointer?
     try Self.check(nghttp2_session_callbacks_new(&callbacks), "nghttp2_session_callbacks_new")
@@ -118,8 +135,33 @@ final class NGHTTP2Session {
     var option: OpaquePointer?
     try Self.check(nghttp2_option_new(&option), "nghttp2_option_new")
     defer { nghttp2_option_del(option) }
-    // Bound what a peer can make us hold before we refuse: reserved streams and SETTINGS entries.
+    // Every limit nghttp2 1.52 (Debian's, with the 2023-2024 security backports) offers is set
+    // here on purpose, so that none of them changes under us with a library update.
+    //
+    // SETTINGS and PING acknowledgements queued for a peer that doesn't read them. nghttp2
+    // counts them until they are taken by `mem_send`; since we stop taking output while the
+    // channel is not writable (and stop reading too), this is what trips a flood within one
+    // read: `mem_recv` fails with NGHTTP2_ERR_FLOODED and the handler sends GOAWAY
+    // ENHANCE_YOUR_CALM. Envoy's `max_outbound_control_frames` plays the same role.
+    nghttp2_option_set_max_outbound_ack(option, max(1, settings.maxOutboundControlFrames))
+    // Entries in one SETTINGS frame (nghttp2's default): each costs a little memory and work.
     nghttp2_option_set_max_settings(option, 32)
+    // Rapid reset (CVE-2023-44487): a burst of 1000 client RST_STREAMs, then 33 per second, and
+    // the connection gets GOAWAY. nghttp2's defaults, stated so they stay what we tested.
+    nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
+    // CONTINUATION flood (CVE-2024-27316 class): at most 8 CONTINUATION frames after a HEADERS;
+    // with SETTINGS_MAX_HEADER_LIST_SIZE this bounds the work and memory of one header block.
+    nghttp2_option_set_max_continuations(option, 8)
+    // Our HPACK encoder's dynamic table: 4 KiB per connection (nghttp2's default, the size a
+    // peer allows unless it says otherwise); a larger table would only help repeated response
+    // headers, and is memory held for every pooled connection.
+    nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
+    // Largest response header block we produce: 64 KiB (nghttp2's default), the same bound we
+    // put on request header lists.
+    nghttp2_option_set_max_send_header_block_length(option, 64 << 10)
+    // Not set: `no_closed_streams` (closed streams kept for the RFC 7540 priority tree are
+    // already bounded by SETTINGS_MAX_CONCURRENT_STREAMS) and `max_reserved_remote_streams`
+    // (clients cannot push).
 
     var raw: OpaquePointer?
     // `self` is not fully initialised yet, so the user-data pointer is set right after.
@@ -200,17 +242,20 @@ final class NGHTTP2Session {
     self.events.removeAll(keepingCapacity: true)
   }
 
-  /// Appends every frame nghttp2 has ready to `buffer`.
-  func drainOutput(into buffer: inout ByteBuffer) throws(HTTP2Error) {
-    while true {
+  /// Appends the frames nghttp2 has ready to `buffer`, until it has none or `buffer` holds at
+  /// least `limit` bytes (one frame may take it past `limit`; DATA frames are at most 16 KiB).
+  /// - Returns: true if it stopped at `limit` (more may be ready), false if nghttp2 had no more.
+  func drainOutput(into buffer: inout ByteBuffer, limit: Int = .max) throws(HTTP2Error) -> Bool {
+    while buffer.readableBytes < limit {
       var data: UnsafePointer<UInt8>?
       let count = nghttp2_session_mem_send(self.session, &data)
       if count < 0 {
         throw Self.error(Int32(truncatingIfNeeded: count), "nghttp2_session_mem_send")
       }
-      guard count > 0, let data else { return }
+      guard count > 0, let data else { return false }
       buffer.writeBytes(UnsafeRawBufferPointer(start: data, count: count))
     }
+    return true
   }
 
   /// False once the session has nothing left to read or write: the connection may close.
@@ -218,8 +263,47 @@ final class NGHTTP2Session {
     nghttp2_session_want_read(self.session) != 0 || nghttp2_session_want_write(self.session) != 0
   }
 
+  /// False once nghttp2 is done reading: after a GOAWAY that ends the session (ours after an
+  /// error or flood, or the final one with no stream left), or the peer's GOAWAY with no stream
+  /// left. What it still has to send is then only that GOAWAY and the like: bounded.
+  var wantsRead: Bool {
+    nghttp2_session_want_read(self.session) != 0
+  }
+
   /// Streams not yet closed.
   var openStreamCount: Int { self.streams.count }
+
+  /// First phase of a graceful close: GOAWAY with last-stream-id 2^31-1 (RFC 9113 §6.8: "the
+  /// server is about to close"), then a PING. Streams the peer opens until it has seen the
+  /// notice are still served; the PING's acknowledgement (`shutdownPingAcknowledged`) says it
+  /// has, and `beginGracefulShutdown()` then sends the real last stream id.
+  func submitShutdownNotice() throws(HTTP2Error) {
+    guard !self.goawaySubmitted else { return }
+    try Self.check(nghttp2_submit_shutdown_notice(self.session), "nghttp2_submit_shutdown_notice")
+    // The opaque data is ours to choose; any acknowledgement while this one is outstanding
+    // counts, since we send no other PING.
+    try Self.check(nghttp2_submit_ping(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil), "nghttp2_submit_ping")
+    self.shutdownPingOutstanding = true
+  }
+
+  /// Ends the session because of the peer's behaviour: GOAWAY with `ENHANCE_YOUR_CALM` naming the
+  /// last stream we took. nghttp2 stops reading and drops everything else it had queued (pending
+  /// acknowledgements, responses), so what `drainOutput` yields next is that GOAWAY alone.
+  func terminateEnhanceYourCalm() throws(HTTP2Error) {
+    try Self.check(
+      nghttp2_session_terminate_session(self.session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue),
+      "nghttp2_session_terminate_session"
+    )
+  }
+
+  /// Forgets the request body of a stream answered before its end, and any that still arrives;
+  /// its share of `maxBufferedBytesPerConnection` is given back.
+  func discardRequestBody(streamID: Int32) {
+    guard let stream = self.stream(streamID), !stream.bodyDiscarded else { return }
+    stream.bodyDiscarded = true
+    self.bufferedBytes -= stream.body?.readableBytes ?? 0
+    stream.body = nil
+  }
 
   /// Sends GOAWAY(NO_ERROR) naming the last stream we took: no new streams, the open ones finish.
   func beginGracefulShutdown() throws(HTTP2Error) {
@@ -351,15 +435,33 @@ final class NGHTTP2Session {
   }
 
   fileprivate func frameReceived(type: UInt8, flags: UInt8, streamID: Int32, isRequestHeaders: Bool) -> Int32 {
+    if type == UInt8(NGHTTP2_PING.rawValue) {
+      if flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0, self.shutdownPingOutstanding {
+        self.shutdownPingOutstanding = false
+        self.events.append(.shutdownPingAcknowledged)
+      }
+      return 0
+    }
     let endStream = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     guard let stream = self.stream(streamID) else { return 0 }
     if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
       stream.headComplete = true
     }
+    if type == UInt8(NGHTTP2_DATA.rawValue), !endStream {
+      // Only unfinished bodies are offered: a request complete in one frame (every Check from
+      // Envoy) goes straight to `request` without an extra event.
+      if self.earlyResponsePrefixBytes > 0, !stream.offeredEarly, !stream.bodyDiscarded,
+        let body = stream.body, body.readableBytes >= self.earlyResponsePrefixBytes
+      {
+        stream.offeredEarly = true
+        self.events.append(.bodyStarted(stream.makeHead(streamID: streamID), body))
+      }
+      return 0
+    }
     guard endStream, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue)
     else { return 0 }
     stream.requestEnded = true
-    guard !stream.oversized else { return 0 }
+    guard !stream.bodyDiscarded else { return 0 }
     let body = stream.body ?? self.emptyBody
     self.bufferedBytes -= body.readableBytes
     stream.body = nil
@@ -368,12 +470,12 @@ final class NGHTTP2Session {
   }
 
   fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-    guard let stream = self.stream(streamID), !stream.oversized else { return 0 }
+    guard let stream = self.stream(streamID), !stream.bodyDiscarded else { return 0 }
     let held = stream.body?.readableBytes ?? 0
     if held + bytes.count > self.settings.maxRequestBodyBytes
       || self.bufferedBytes + bytes.count > self.settings.maxBufferedBytesPerConnection
     {
-      stream.oversized = true
+      stream.bodyDiscarded = true
       self.bufferedBytes -= held
       stream.body = nil
       self.events.append(.oversized(stream.makeHead(streamID: streamID)))
@@ -416,7 +518,7 @@ final class NGHTTP2Session {
   }
 
   fileprivate func frameSent(type: UInt8, flags: UInt8, streamID: Int32) -> Int32 {
-    // We answered before the client finished sending (oversized body): tell it to stop
+    // We answered before the client finished sending (oversized body, or answered early): tell it to stop
     // (RFC 9113 §8.1: RST_STREAM with NO_ERROR after a complete response).
     guard flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
       type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
@@ -627,4 +729,9 @@ private func readResponseData(
 ) -> Int {
   guard let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
   return session(userData).readData(streamID: streamID, into: buffer, length: length, flags: flags)
+}
+
+extension HTTP2Error {
+  /// nghttp2 found the peer flooding us (NGHTTP2_ERR_FLOODED): too many acknowledgements owed.
+  var isFlood: Bool { self.code == Int(NGHTTP2_ERR_FLOODED.rawValue) }
 }

@@ -20,14 +20,23 @@ final class InMemoryHTTP2 {
   let server: EmbeddedChannel
   let client: EmbeddedChannel
   private(set) var clientFrames: [HTTP2Frame] = []
+  /// Counts the `read` calls that got past the server handler (it holds them back while the
+  /// channel is not writable).
+  let reads: ReadCounter
+  /// What the server handler fired down the pipeline (its reasons for closing).
+  let notices: NoticeRecorder
 
   init(
     settings: HTTP2.HTTP2Settings = HTTP2.HTTP2Settings(),
     responder: any HTTP2RequestResponder = GRPCRouter(methods: echoMethods, maxMessageBytes: 1024),
     connectClient: Bool = true
   ) throws {
+    let reads = ReadCounter()
+    let notices = NoticeRecorder()
+    self.reads = reads
+    self.notices = notices
     self.server = EmbeddedChannel(
-      handler: HTTP2ServerConnectionHandler(settings: settings, responder: responder)
+      handlers: [reads, HTTP2ServerConnectionHandler(settings: settings, responder: responder), notices]
     )
     self.client = EmbeddedChannel(handler: NIOHTTP2Handler(mode: .client))
     try self.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -59,6 +68,22 @@ final class InMemoryHTTP2 {
   /// Sends raw bytes to the server, as if from a broken client.
   func sendRaw(_ bytes: [UInt8]) throws {
     try self.server.writeInbound(ByteBuffer(bytes: bytes))
+  }
+
+  /// Everything the server wrote and the client was not given, as raw frames.
+  func takeServerFrames() throws -> [RawFrame] {
+    var bytes: [UInt8] = []
+    while let chunk = try self.server.readOutbound(as: ByteBuffer.self) {
+      bytes += Array(chunk.readableBytesView)
+    }
+    return RawFrame.parse(bytes)
+  }
+
+  /// Marks the server channel writable or not, as NIO does when its outbound buffer crosses
+  /// the water marks.
+  func setServerWritable(_ writable: Bool) {
+    self.server.isWritable = writable
+    self.server.pipeline.fireChannelWritabilityChanged()
   }
 
   func sendHeaders(stream: Int, path: String, contentType: String? = "application/grpc", method: String = "POST", endStream: Bool = false) throws {
@@ -136,4 +161,90 @@ final class InMemoryHTTP2 {
 func grpcFrame(_ message: [UInt8], compressed: UInt8 = 0) -> [UInt8] {
   let n = UInt32(message.count)
   return [compressed, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + message
+}
+
+/// One HTTP/2 frame as it is on the wire (RFC 9113 §4.1), for checking the server's bytes
+/// without a client's interpretation.
+struct RawFrame: Equatable {
+  var type: UInt8
+  var flags: UInt8
+  var streamID: UInt32
+  var payload: [UInt8]
+
+  static let data: UInt8 = 0x0
+  static let headers: UInt8 = 0x1
+  static let rstStream: UInt8 = 0x3
+  static let settings: UInt8 = 0x4
+  static let ping: UInt8 = 0x6
+  static let goAway: UInt8 = 0x7
+  static let ack: UInt8 = 0x1
+
+  /// For GOAWAY: last-stream-id and error code.
+  var goAway: (lastStreamID: UInt32, errorCode: UInt32)? {
+    guard self.type == Self.goAway, self.payload.count >= 8 else { return nil }
+    return (Self.uint32(self.payload, 0) & 0x7FFF_FFFF, Self.uint32(self.payload, 4))
+  }
+
+  /// Complete frames at the start of `bytes`.
+  static func parse(_ bytes: [UInt8]) -> [RawFrame] {
+    var frames: [RawFrame] = []
+    var offset = 0
+    while offset + 9 <= bytes.count {
+      let length = Int(bytes[offset]) << 16 | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
+      guard offset + 9 + length <= bytes.count else { break }
+      frames.append(
+        RawFrame(
+          type: bytes[offset + 3],
+          flags: bytes[offset + 4],
+          streamID: uint32(bytes, offset + 5) & 0x7FFF_FFFF,
+          payload: Array(bytes[(offset + 9)..<(offset + 9 + length)])
+        )
+      )
+      offset += 9 + length
+    }
+    return frames
+  }
+
+  /// The bytes of a frame.
+  static func encode(type: UInt8, flags: UInt8 = 0, streamID: UInt32 = 0, payload: [UInt8] = []) -> [UInt8] {
+    let n = payload.count
+    return [UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), type, flags]
+      + [UInt8(streamID >> 24 & 0x7F), UInt8(streamID >> 16 & 0xFF), UInt8(streamID >> 8 & 0xFF), UInt8(streamID & 0xFF)]
+      + payload
+  }
+
+  /// The client connection preface and an empty SETTINGS frame.
+  static let clientPreface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + encode(type: settings)
+  /// A PING (not an acknowledgement).
+  static func pingFrame(_ value: UInt8 = 1) -> [UInt8] { encode(type: ping, payload: [0, 0, 0, 0, 0, 0, 0, value]) }
+  /// An empty SETTINGS frame (not an acknowledgement).
+  static let settingsFrame = encode(type: settings)
+
+  private static func uint32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+    UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+  }
+}
+
+/// Counts outbound `read` calls that reach it (place it before the handler under test).
+final class ReadCounter: ChannelOutboundHandler {
+  typealias OutboundIn = Never
+  private(set) var count = 0
+
+  func read(context: ChannelHandlerContext) {
+    self.count += 1
+    context.read()
+  }
+}
+
+/// Records the `HTTP2ConnectionNotice`s fired by the handler before it.
+final class NoticeRecorder: ChannelInboundHandler {
+  typealias InboundIn = Never
+  private(set) var notices: [HTTP2ConnectionNotice] = []
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let notice = event as? HTTP2ConnectionNotice {
+      self.notices.append(notice)
+    }
+    context.fireUserInboundEventTriggered(event)
+  }
 }

@@ -37,7 +37,7 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// How long in-flight checks may take to finish on shutdown (key `shutdown_grace_period`, 10s).
   public var shutdownGracePeriod: Duration
   /// An HTTP/1.1 connection silent this long is closed, e.g. a client that sent half a request
-  /// and stopped (key `idle_timeout`, default 60s). HTTP/2 connections are not timed out.
+  /// and stopped (key `idle_timeout`, default 60s). HTTP/2 connections have `http2IdleTimeout`.
   public var idleTimeout: Duration
   /// Connections each listener (check, admin) holds at most; past it, new connections wait in
   /// the kernel's backlog until one closes (key `max_connections`, default 4096).

@@ -175,6 +175,22 @@ public struct GRPCRouter: HTTP2RequestResponder {
     )
   }
 
+  /// The 5-byte gRPC message prefix: flag and declared length.
+  public var earlyResponsePrefixBytes: Int { 5 }
+
+  /// A gRPC request whose first message prefix already declares more than `maxMessageBytes` is
+  /// refused at once (RESOURCE_EXHAUSTED, as when the body itself passes the limit) instead of
+  /// after its body crossed the limit: the client stops sending what we would only discard.
+  public func respondEarly(to head: HTTP2RequestHead, bodyPrefix: ByteBuffer, allocator: ByteBufferAllocator)
+    -> HTTP2Response?
+  {
+    guard Self.isGRPC(head),
+      let declared = bodyPrefix.getInteger(at: bodyPrefix.readerIndex + 1, as: UInt32.self),
+      Int(declared) > self.maxMessageBytes
+    else { return nil }
+    return self.respondToOversizedRequest(head, allocator: allocator)
+  }
+
   // Shared arrays: every successful call sends exactly these.
   private static let grpcResponseHeaders = [HTTP2Header("content-type", "application/grpc")]
   private static let okTrailers = [HTTP2Header("grpc-status", "0")]
