@@ -130,7 +130,7 @@ private func trimmedOWS(_ value: String) -> String {
 
 /// A syntax error's message: the fixed words and the byte offset, nothing from the body.
 private func checkQuotesNothing(_ message: String, input: [UInt8]) {
-  let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789 \\,()".utf8)
+  let allowed = Set("abcdefghijklmnopqrstuvwxyzJSON0123456789 \\,()".utf8)
   fuzzCheck(message.utf8.allSatisfy { allowed.contains($0) }, "syntax error text quotes something: \(message.debugDescription)", input: input)
 }
 
