@@ -17,7 +17,7 @@ import FuzzSupport
 //   values without CR, LF, NUL or controls, trimmed;
 // - every template an accepted configuration holds (header rules, profiles, rule outcomes,
 //   redirect locations) renders a valid header value for a hostile request (CR, LF, NUL,
-//   controls, 64 KiB values in every attribute, header and provider value).
+//   controls, values over the rendered-length bound in every attribute, header and provider value).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   let input = FuzzInput(data, size)
@@ -44,7 +44,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
       if problem.keyPath.isEmpty {
         fuzzCheck(
           problem.message.hasPrefix("not valid YAML or JSON") || problem.message == "keys must be plain strings"
-            || problem.message.hasPrefix("the document") || problem.message.hasPrefix("the top level"),
+            || problem.message.hasPrefix("expected a mapping of settings at the top level"),
           "a problem without a key path that is not about the whole document: \(problem.message.debugDescription)",
           input: all
         )
@@ -90,7 +90,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   for rule in config.rules { collect(rule.outcome) }
   collect(config.defaultOutcome)
 
-  let hostile = "\r\n\0\u{1}\u{7F} x-injected: 1\r\n\t " + String(repeating: "v", count: 65536) + "\n"
+  let hostile = "\r\n\0\u{1}\u{7F} x-injected: 1\r\n\t " + String(repeating: "v", count: Template.maxRenderedBytes) + "\n"
   var fields: [HeaderField] = []
   var context: [String: String] = [:]
   for template in templates {

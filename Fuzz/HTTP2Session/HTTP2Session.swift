@@ -47,23 +47,26 @@ public func fuzzHTTP2Session(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
   let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
   var chunks = [preface[...]] + input.chunks(of: payload, sizes: &sizes)
   let shutdownAt = mode & 1 == 1 ? chunks.count / 2 : -1
+  var closedAt: Int?
   for (index, chunk) in chunks.enumerated() {
     if index == shutdownAt {
       channel.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+      channel.embeddedEventLoop.run()
+      drain()
+      if !channel.isActive { closedAt = written.count }
     }
     guard channel.isActive else { break }
     // Errors reach the end of the pipeline as thrown errors: expected for bad input.
     _ = try? channel.writeInbound(ByteBuffer(bytes: chunk))
     channel.embeddedEventLoop.run()
     drain()
+    if !channel.isActive, closedAt == nil { closedAt = written.count }
   }
   chunks.removeAll()
-  let closedBeforeFinish = !channel.isActive
-  let countAtClose = written.count
   _ = try? channel.finish()
   drain()
-  if closedBeforeFinish {
-    fuzzCheck(written.count == countAtClose, "bytes written after the channel closed", input: all)
+  if let closedAt {
+    fuzzCheck(written.count == closedAt, "bytes written after the channel closed", input: all)
   }
 
   let client = clientFrames(Array(payload))
