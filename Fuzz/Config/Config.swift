@@ -11,7 +11,8 @@ import FuzzSupport
 // Invariants:
 // - `ConfigLoader.parse` never crashes, on any text and environment;
 // - a refusal lists at least one problem, each with a message; a problem without a key path is
-//   about the whole document (unreadable YAML/JSON, a key that is not a plain string at the top);
+//   about the whole document (unreadable YAML/JSON, not a mapping, a key that is not a plain
+//   string at the top, the seed filter's keys mixed with Augmenter's);
 // - an accepted configuration is one the validator accepts as built (`ConfigLoader.validate` is
 //   empty), reads the same a second time, and holds only valid headers: lower-case token names,
 //   values without CR, LF, NUL or controls, trimmed;
@@ -44,7 +45,8 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
       if problem.keyPath.isEmpty {
         fuzzCheck(
           problem.message.hasPrefix("not valid YAML or JSON") || problem.message == "keys must be plain strings"
-            || problem.message.hasPrefix("expected a mapping of settings at the top level"),
+            || problem.message.hasPrefix("expected a mapping of settings at the top level")
+            || problem.message.hasPrefix("mixes the seed filter's keys with Augmenter keys"),
           "a problem without a key path that is not about the whole document: \(problem.message.debugDescription)",
           input: all
         )
