@@ -188,3 +188,42 @@ let package = Package(
     ),
   ]
 )
+
+// libFuzzer targets (Fuzz/<Name>/, seeds in Fuzz/Corpus/<Name>/), declared only when AUGMENTER_FUZZ=1
+// so that `swift build`, `swift test` and the shipped `augmenter` product never see them: they are
+// built by scripts/fuzz alone, with `-sanitize=fuzzer,address -enable-testing` in .build-fuzz.
+if Context.environment["AUGMENTER_FUZZ"] == "1" {
+  func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(
+      name: "Fuzz\(name)",
+      dependencies: ["FuzzSupport"] + dependencies,
+      path: "Fuzz/\(name)",
+      swiftSettings: swiftSettings
+    )
+  }
+  let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+  let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
+  package.targets += [
+    // What every fuzz target shares: reading structure out of the input, failing with the input.
+    // SwiftPM gives an executable target its own `main`, so each target's `@main` calls
+    // libFuzzer's driver (declared by CFuzzDriver) rather than relying on libFuzzer's `main`.
+    .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+    .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Fuzz/Support", swiftSettings: swiftSettings),
+    fuzzTarget(
+      "CheckRequestScanner",
+      ["AugmenterServer", "AugmenterCore", "EnvoyAPI", "HTTP2", nioCore,
+       .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+    ),
+    fuzzTarget("ProviderAnswer", ["AugmenterCore"]),
+    fuzzTarget("Config", ["AugmenterCore"]),
+    fuzzTarget("Template", ["AugmenterCore"]),
+    fuzzTarget("GRPCFraming", ["HTTP2", nioCore]),
+    fuzzTarget("HTTP2Session", ["HTTP2", nioCore, nioEmbedded]),
+    fuzzTarget(
+      "HTTP1Pipeline",
+      ["AugmenterServer", "AugmenterCore", nioCore, nioEmbedded,
+       .product(name: "NIOHTTP1", package: "swift-nio")]
+    ),
+    fuzzTarget("TLSHandler", ["TLS", nioCore, nioEmbedded]),
+  ]
+}

@@ -106,3 +106,42 @@ wait_for() {
     sleep 0.2
   done
 }
+
+# ---- Fuzzing and sanitizers (scripts/test runs these after the test suite) -------------------
+
+# The targets whose tests run under the sanitizers: unit and handler tests, not the end-to-end,
+# deployment or allocation suites (those start processes or count mallocs).
+SANITIZER_ASAN_FILTER='^(AugmenterCoreTests|HTTP2Tests|TLSTests|AugmenterServerTests|EnvoyAPITests)\.'
+# TSan: the concurrent code (refresher actor, snapshots, rate limiter) is in AugmenterCore.
+SANITIZER_TSAN_FILTER='^AugmenterCoreTests\.'
+
+# run_step NAME COMMAND...: runs a step, times it, records "NAME: ok|FAILED (Ns)" in STEP_RESULTS
+# and sets STEP_FAILED=1 on failure. Never exits: every step runs and the summary shows them all.
+STEP_RESULTS=()
+STEP_FAILED=0
+run_step() {
+  local name="$1" started=$SECONDS status=0
+  shift
+  log "$name"
+  "$@" || status=$?
+  if [[ $status -eq 0 ]]; then
+    STEP_RESULTS+=("$name: ok ($((SECONDS - started)) s)")
+  else
+    STEP_RESULTS+=("$name: FAILED, exit $status ($((SECONDS - started)) s)")
+    STEP_FAILED=1
+  fi
+}
+
+# sanitizer_tests address|thread FILTER: `swift test` under ASan or TSan in its own scratch path.
+sanitizer_tests() {
+  local sanitizer="$1" filter="$2" scratch
+  case "$sanitizer" in
+    address) scratch=.build-asan ;;
+    thread) scratch=.build-tsan ;;
+    *) die "sanitizer_tests: unknown sanitizer $sanitizer" ;;
+  esac
+  # halt_on_error: the first report fails the run (TSan otherwise only prints and exits 66 at the end).
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}" \
+    TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}" \
+    swift test --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter"
+}
