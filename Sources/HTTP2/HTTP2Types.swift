@@ -155,9 +155,10 @@ public struct HTTP2Settings: Sendable, Hashable {
   public var maxHeaderListSize: Int
   /// Largest request body buffered per stream before `respondToOversizedRequest` is used.
   public var maxRequestBodyBytes: Int
-  /// Largest total of request bytes buffered across all open streams of one connection. nghttp2
-  /// reopens flow-control windows as soon as bytes are handed to us, so without this bound a
-  /// peer could park `maxRequestBodyBytes` in each of `maxConcurrentStreams` unfinished streams.
+  /// Largest total of request bytes held across all open streams of one connection: header
+  /// lists (RFC 9113 §6.5.2 sizes) and bodies. nghttp2 reopens flow-control windows as soon as
+  /// bytes are handed to us, so without this bound a peer could park `maxRequestBodyBytes` and
+  /// `maxHeaderListSize` in each of `maxConcurrentStreams` unfinished streams.
   public var maxBufferedBytesPerConnection: Int
   /// SETTINGS and PING acknowledgements we may owe a peer that does not read them
   /// (`nghttp2_option_set_max_outbound_ack`). One more and the connection gets GOAWAY

@@ -43,6 +43,8 @@ final class NGHTTP2Session {
     var offeredEarly = false
     /// Request body so far: usually a zero-copy slice of the read buffer it arrived in.
     var body: ByteBuffer?
+    /// `body` is a slice of the read buffer being parsed (it pins that whole buffer).
+    var bodyIsSlice = false
     // Response side, consumed by the data read callback.
     var responseBody: ByteBuffer?
     var responseTrailers: [HTTP2Header]?
@@ -68,6 +70,7 @@ final class NGHTTP2Session {
       self.bodyDiscarded = false
       self.offeredEarly = false
       self.body = nil
+      self.bodyIsSlice = false
       self.responseBody = nil
       self.responseTrailers = nil
       self.streaming = false
@@ -105,7 +108,8 @@ final class NGHTTP2Session {
   private var inputBase: UnsafeRawPointer?
   private let emptyBody: ByteBuffer
   private var closedStreamingStreams: [Int32] = []
-  /// Request body bytes held across all streams (bounded by `maxBufferedBytesPerConnection`).
+  /// Request bytes held across all streams, header lists and bodies (bounded by
+  /// `maxBufferedBytesPerConnection`).
   private var bufferedBytes = 0
   /// Our graceful GOAWAY went out already (a second shutdown request does nothing).
   private var goawaySubmitted = false
@@ -410,11 +414,21 @@ final class NGHTTP2Session {
     guard let stream = self.stream(streamID), !stream.headComplete else {
       return 0  // request trailers: not used by anything we serve
     }
-    stream.headerBytes += name.count + value.count + 32
-    if stream.headerBytes > self.settings.maxHeaderListSize {
-      // Resets just this stream; the connection continues.
+    // RFC 9113 §6.5.2's size: name, value and 32 bytes of overhead per field.
+    let size = name.count + value.count + 32
+    stream.headerBytes += size
+    // Header lists held by unfinished requests count toward the connection's bound like bodies
+    // do: otherwise `maxConcurrentStreams` streams could each park `maxHeaderListSize` bytes
+    // (1024 × 64 KiB) by never ending their requests.
+    if stream.headerBytes > self.settings.maxHeaderListSize
+      || self.bufferedBytes + size > self.settings.maxBufferedBytesPerConnection
+    {
+      // Resets just this stream; the connection continues. What it held so far is given back
+      // when nghttp2 closes it.
+      stream.headerBytes -= size
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
+    self.bufferedBytes += size
     let valueString = CommonHeaderStrings.string(value)
     // `name[0]`, not `name.first`: the generic `first` allocates in debug builds (the budget
     // test counts one).
@@ -446,6 +460,14 @@ final class NGHTTP2Session {
     guard let stream = self.stream(streamID) else { return 0 }
     if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
       stream.headComplete = true
+    }
+    if type == UInt8(NGHTTP2_DATA.rawValue), !endStream, stream.bodyIsSlice, let body = stream.body {
+      // The request goes on in later reads: keep its bytes, not the whole read buffer the slice
+      // would pin (a 1-byte body must not hold a 64 KiB buffer per stream).
+      var copy = self.allocator.buffer(capacity: body.readableBytes)
+      copy.writeImmutableBuffer(body)
+      stream.body = copy
+      stream.bodyIsSlice = false
     }
     if type == UInt8(NGHTTP2_DATA.rawValue), !endStream {
       // Only unfinished bodies are offered: a request complete in one frame (every Check from
@@ -489,13 +511,16 @@ final class NGHTTP2Session {
         let slice = input.getSlice(at: input.readerIndex + offset, length: bytes.count)
       {
         stream.body = slice
+        stream.bodyIsSlice = true
         return 0
       }
     }
     if stream.body == nil {
       stream.body = self.allocator.buffer(capacity: bytes.count)
     }
+    // Appending to a slice copies it into storage of its own (copy on write).
     stream.body!.writeBytes(UnsafeRawBufferPointer(bytes))
+    stream.bodyIsSlice = false
     return 0
   }
 
@@ -504,8 +529,9 @@ final class NGHTTP2Session {
       self.recentStream = nil
     }
     if let stream = self.streams.removeValue(forKey: streamID) {
-      // A stream reset mid-request leaves its partial body behind: give the budget back.
-      self.bufferedBytes -= stream.body?.readableBytes ?? 0
+      // A stream reset mid-request leaves its partial body behind, and every stream leaves its
+      // header list: give the budget back.
+      self.bufferedBytes -= (stream.body?.readableBytes ?? 0) + stream.headerBytes
       if stream.streaming {
         self.closedStreamingStreams.append(streamID)
       }

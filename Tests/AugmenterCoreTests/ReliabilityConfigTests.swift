@@ -90,4 +90,10 @@ struct ReliabilityConfigTests {
     #expect(found.first?.keyPath == "http1.request_head_timout")
     #expect(found.first?.message.contains("did you mean request_head_timeout") == true, "\(found)")
   }
+
+  @Test("an empty key is reported at the key path \"\", not at the whole document's (found by fuzzing)")
+  func emptyKeyHasAKeyPath() {
+    let found = problems("\"\": 1\nhttp2: {\"\": 2}\n")
+    #expect(found.map(\.keyPath) == ["\"\"", "http2.\"\""], "\(found)")
+  }
 }

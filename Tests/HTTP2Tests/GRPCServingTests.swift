@@ -339,11 +339,35 @@ final class WriterBox: @unchecked Sendable {
 }
 
 @Suite struct ConnectionBufferBoundTests {
-  @Test func unfinishedStreamsCannotBufferMoreThanTheConnectionBound() throws {
-    // Each stream alone is within its 1000-byte limit, but together they pass the 2500-byte
-    // connection bound: the stream that crosses it is answered RESOURCE_EXHAUSTED at once.
+  @Test func unfinishedHeaderListsCountTowardTheConnectionBound() throws {
+    // Streams that never end their requests hold their header lists: with ~1.3 KB each, two fit
+    // in a 3000-byte connection bound and the third is reset, whatever maxConcurrentStreams says.
     let pair = try InMemoryHTTP2(
-      settings: HTTP2.HTTP2Settings(maxRequestBodyBytes: 1000, maxBufferedBytesPerConnection: 2500),
+      settings: HTTP2.HTTP2Settings(maxBufferedBytesPerConnection: 3000),
+      responder: GRPCRouter(methods: echoMethods, maxMessageBytes: 1024)
+    )
+    let big = [("x-big", String(repeating: "v", count: 1000))]
+    for stream in [1, 3, 5] {
+      try pair.sendHeaders(stream: stream, path: "/test.Echo/Echo", extra: big)
+    }
+    #expect(pair.response(stream: 1).reset == nil)
+    #expect(pair.response(stream: 3).reset == nil)
+    #expect(pair.response(stream: 5).reset != nil, "the third header list passes the connection bound")
+    // Resetting stream 1 gives its header bytes back: a new stream fits, and completes.
+    try pair.client.writeOutbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
+    try pair.interact()
+    try pair.sendHeaders(stream: 7, path: "/test.Echo/Echo", extra: big)
+    try pair.sendData(stream: 7, grpcFrame([1, 2, 3]), endStream: true)
+    #expect(pair.response(stream: 7).grpcStatus == 0)
+    #expect(pair.response(stream: 7).reset == nil)
+  }
+
+  @Test func unfinishedStreamsCannotBufferMoreThanTheConnectionBound() throws {
+    // Each stream alone is within its 1000-byte limit, but together they pass the 3300-byte
+    // connection bound (each stream holds ~290 bytes of header list and 900 of body): the stream
+    // whose body crosses it is answered RESOURCE_EXHAUSTED at once.
+    let pair = try InMemoryHTTP2(
+      settings: HTTP2.HTTP2Settings(maxRequestBodyBytes: 1000, maxBufferedBytesPerConnection: 3300),
       responder: GRPCRouter(methods: echoMethods, maxMessageBytes: 995)
     )
     for stream in [1, 3, 5] {

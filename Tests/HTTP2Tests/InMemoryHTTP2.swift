@@ -86,11 +86,15 @@ final class InMemoryHTTP2 {
     self.server.pipeline.fireChannelWritabilityChanged()
   }
 
-  func sendHeaders(stream: Int, path: String, contentType: String? = "application/grpc", method: String = "POST", endStream: Bool = false) throws {
+  func sendHeaders(
+    stream: Int, path: String, contentType: String? = "application/grpc", method: String = "POST",
+    endStream: Bool = false, extra: [(String, String)] = []
+  ) throws {
     var headers: HPACKHeaders = [
       ":method": method, ":scheme": "http", ":path": path, ":authority": "augmenter", "te": "trailers",
     ]
     if let contentType { headers.add(name: "content-type", value: contentType) }
+    for (name, value) in extra { headers.add(name: name, value: value) }
     let payload = HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: endStream))
     try self.client.writeOutbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: payload))
     try self.interact()

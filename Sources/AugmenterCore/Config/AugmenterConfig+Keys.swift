@@ -65,7 +65,7 @@ extension AugmenterConfig {
         ),
         .integer(
           "max_buffered_request_bytes", \.http2MaxBufferedRequestBytes, example: "16777216",
-          "Request bytes held across all open streams of one connection; at least grpc.max_message_bytes + 5."),
+          "Request bytes (header lists and bodies) held across all open streams of one connection; at least grpc.max_message_bytes + 5."),
       ]),
       "HTTP/2 settings and limits, check and admin ports."),
     .section(

@@ -83,9 +83,11 @@ protocol ConfigDefaults: SendableMetatype {
   static var configDefaults: Self { get }
 }
 
-/// A key path's text: `parent.key`, or `key` at the top level.
+/// A key path's text: `parent.key`, or `key` at the top level. An empty key is written `""`, so
+/// that its problems never carry the empty key path of whole-document problems.
 func joinKeyPath(_ parent: String, _ key: String) -> String {
-  parent.isEmpty ? key : "\(parent).\(key)"
+  let key = key.isEmpty ? "\"\"" : key
+  return parent.isEmpty ? key : "\(parent).\(key)"
 }
 
 // MARK: - Building fields
