@@ -99,7 +99,7 @@ struct ConnectionPipelines: Sendable {
     let pipeline = channel.pipeline.syncOperations
     let backPressure = BackPressureHandler()
     let idle = IdleStateHandler(readTimeout: self.idleTimeout)
-    let closer = IdleConnectionCloser()
+    let closer = IdleConnectionCloser(idleTimeout: self.idleTimeout, logger: self.logger)
     let errorLogger = ConnectionErrorLogger(logger: self.logger)
     try pipeline.addHandler(backPressure)
     try pipeline.addHandler(idle)
@@ -146,23 +146,5 @@ struct ConnectionPipelines: Sendable {
     try add(HTTP1RequestDeadlineHandler(headTimeout: settings.headTimeout, bodyTimeout: settings.bodyTimeout, logger: logger))
     try add(HTTPServerPipelineHandler())
     try add(HTTP1ErrorHandler())
-  }
-}
-
-/// The admin endpoints over h2c.
-struct AdminHTTP2Responder: HTTP2RequestResponder {
-  let state: AdminState
-
-  func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
-    let (status, contentType, body) = self.state.respond(method: HTTPMethod(rawValue: request.head.method), uri: request.head.path)
-    return HTTP2Response(
-      status: Int(status.code),
-      headers: [HTTP2Header("content-type", contentType), HTTP2Header("cache-control", "no-store")],
-      body: request.head.method == "HEAD" ? nil : allocator.buffer(string: body)
-    )
-  }
-
-  func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator) -> HTTP2Response {
-    HTTP2Response(status: 413)
   }
 }

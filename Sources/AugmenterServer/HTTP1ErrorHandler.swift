@@ -54,20 +54,3 @@ final class HTTP1ErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension HTTP1ErrorHandler: Sendable {}
-
-/// Closes a connection that stayed silent for the idle timeout (e.g. a client that sent half a
-/// request and stopped), so it holds no memory or file descriptor for long.
-final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
-  typealias InboundIn = NIOAny
-
-  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-    if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-      context.close(promise: nil)
-      return
-    }
-    context.fireUserInboundEventTriggered(event)
-  }
-}
-
-@available(*, unavailable)
-extension IdleConnectionCloser: Sendable {}

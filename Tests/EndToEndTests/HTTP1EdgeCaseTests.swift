@@ -209,6 +209,11 @@ extension EndToEnd {
         }
         let open = all.indices.filter { !all[$0].isClosed }.map { $0 == slowCount ? "the idle keep-alive one" : "slow client \($0)" }
         #expect(open.isEmpty, "still open 6s after they went silent (idle_timeout 1s): \(open)")
+        // Each close is said once in the log, with the peer and the limit.
+        let closeLines = augmenter.process.log().split(separator: "\n").filter {
+          $0.contains("connection silent for idle_timeout: closing") && $0.contains("idle_timeout_ms=1000")
+        }
+        #expect(closeLines.count >= slowCount, "\(closeLines.count) idle-close log lines for \(slowCount + 1) silent connections")
         // Half a request is never decided: the server may close silently or say 408, nothing else.
         for (index, connection) in slow.enumerated() where !connection.received.isEmpty {
           let statuses = (try? RawHTTPResponse.parseAll(connection.received).responses.map(\.status)) ?? []

@@ -1,0 +1,25 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the admin endpoints over HTTP/2 (h2c, or h2 with admin_tls).
+//===----------------------------------------------------------------------===//
+
+import HTTP2
+import NIOCore
+import NIOHTTP1
+
+/// The admin endpoints over h2c.
+struct AdminHTTP2Responder: HTTP2RequestResponder {
+  let state: AdminState
+
+  func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
+    let (status, contentType, body) = self.state.respond(method: HTTPMethod(rawValue: request.head.method), uri: request.head.path)
+    return HTTP2Response(
+      status: Int(status.code),
+      headers: [HTTP2Header("content-type", contentType), HTTP2Header("cache-control", "no-store")],
+      body: request.head.method == "HEAD" ? nil : allocator.buffer(string: body)
+    )
+  }
+
+  func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator) -> HTTP2Response {
+    HTTP2Response(status: 413)
+  }
+}
