@@ -14,14 +14,14 @@ final class HTTP1ErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
   typealias OutboundIn = HTTPServerResponsePart
   typealias OutboundOut = HTTPServerResponsePart
 
-  private var responseInProgress = false
+  private var response = HTTP1ResponseProgress()
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     guard let parserError = error as? HTTPParserError else {
       context.fireErrorCaught(error)
       return
     }
-    if !self.responseInProgress {
+    if !self.response.inProgress {
       let (status, text): (HTTPResponseStatus, String) =
         switch parserError {
         case .headerOverflow:
@@ -43,11 +43,7 @@ final class HTTP1ErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    switch Self.unwrapOutboundIn(data) {
-    case .head(let head) where head.status.code >= 200: self.responseInProgress = true
-    case .end: self.responseInProgress = false
-    default: break
-    }
+    self.response.observe(Self.unwrapOutboundIn(data))
     context.write(data, promise: promise)
   }
 }

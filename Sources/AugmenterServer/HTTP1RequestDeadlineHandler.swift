@@ -49,7 +49,7 @@ final class HTTP1RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelH
   private let bodyTimeout: TimeAmount
   private let logger: Logger
   private var state = State.idle
-  private var responseInProgress = false
+  private var response = HTTP1ResponseProgress()
 
   init(headTimeout: TimeAmount, bodyTimeout: TimeAmount, logger: Logger) {
     self.headTimeout = headTimeout
@@ -98,11 +98,7 @@ final class HTTP1RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelH
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    switch Self.unwrapOutboundIn(data) {
-    case .head(let head) where head.status.code >= 200: self.responseInProgress = true
-    case .end: self.responseInProgress = false
-    default: break
-    }
+    self.response.observe(Self.unwrapOutboundIn(data))
     context.write(data, promise: promise)
   }
 
@@ -142,7 +138,7 @@ final class HTTP1RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelH
       ]
     )
     let channel = context.channel
-    guard !self.responseInProgress else {
+    guard !self.response.inProgress else {
       context.close(promise: nil)
       return
     }
