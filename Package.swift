@@ -68,22 +68,79 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // gRPC on our HTTP/2 transport: framing, status, routing, server streaming, protobuf messages.
+    .target(
+      name: "GRPC",
+      dependencies: [
+        "HTTP2",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The HTTP/1.1 server side on NIOHTTP1: the handlers that bound and time a connection.
+    .target(
+      name: "HTTP1",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The ext_authz fronts: the gRPC Check service, HTTP mode (HTTP/2 and HTTP/1.1), the scanner.
+    .target(
+      name: "ExtAuthz",
+      dependencies: [
+        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The admin port: probes, /status, gRPC health.
+    .target(
+      name: "Admin",
+      dependencies: [
+        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // Provider kinds that fetch: today the JSON-map endpoint over AsyncHTTPClient.
+    .target(
+      name: "Providers",
+      dependencies: [
+        "AugmenterCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        // The client side of https providers (AsyncHTTPClient's TLS; already in its graph).
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // Listeners, protocol detection, connection limits, lifecycle and wiring.
     .target(
       name: "AugmenterServer",
       dependencies: [
+        "Admin",
         "AugmenterCore",
+        "ExtAuthz",
+        "GRPC",
+        "HTTP1",
         "HTTP2",
-        "EnvoyAPI",
+        "Providers",
         "TLS",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        // The client side of https providers (AsyncHTTPClient's TLS; already in its graph).
-        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -99,15 +156,77 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // Test-only: what several test targets share (in-memory HTTP/2 pairs, clocks, configurations).
+    .target(
+      name: "TestSupport",
+      dependencies: [
+        "AugmenterCore", "GRPC", "HTTP1", "HTTP2",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+      ],
+      path: "Tests/TestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "HTTP2Tests",
       dependencies: [
-        "HTTP2", "CNghttp2",
+        "HTTP2", "CNghttp2", "GRPC", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "GRPCTests",
+      dependencies: [
+        "GRPC", "HTTP2", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HTTP1Tests",
+      dependencies: [
+        "HTTP1", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ExtAuthzTests",
+      dependencies: [
+        "ExtAuthz", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AdminTests",
+      dependencies: [
+        "Admin", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ProvidersTests",
+      dependencies: ["Providers", "AugmenterCore"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -123,7 +242,8 @@ let package = Package(
     .testTarget(
       name: "AugmenterServerTests",
       dependencies: [
-        "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI", "TestCertificates",
+        "AugmenterServer", "Admin", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP1", "HTTP2", "EnvoyAPI",
+        "TestCertificates", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -158,7 +278,7 @@ let package = Package(
     .testTarget(
       name: "AllocationTests",
       dependencies: [
-        "CAllocationCounter", "AugmenterServer", "AugmenterCore", "HTTP2", "EnvoyAPI",
+        "CAllocationCounter", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP2", "EnvoyAPI",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -211,17 +331,18 @@ if Context.environment["AUGMENTER_FUZZ"] == "1" {
     .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Fuzz/Support", swiftSettings: swiftSettings),
     fuzzTarget(
       "CheckRequestScanner",
-      ["AugmenterServer", "AugmenterCore", "EnvoyAPI", "HTTP2", nioCore,
+      ["ExtAuthz", "AugmenterCore", "EnvoyAPI", "GRPC", nioCore,
        .product(name: "SwiftProtobuf", package: "swift-protobuf")]
     ),
     fuzzTarget("ProviderAnswer", ["AugmenterCore"]),
     fuzzTarget("Config", ["AugmenterCore"]),
     fuzzTarget("Template", ["AugmenterCore"]),
-    fuzzTarget("GRPCFraming", ["HTTP2", nioCore]),
+    fuzzTarget("GRPCFraming", ["GRPC", nioCore]),
     fuzzTarget("HTTP2Session", ["HTTP2", nioCore, nioEmbedded]),
     fuzzTarget(
       "HTTP1Pipeline",
-      ["AugmenterServer", "AugmenterCore", nioCore, nioEmbedded,
+      ["ExtAuthz", "HTTP1", "AugmenterCore", nioCore, nioEmbedded,
+       .product(name: "Logging", package: "swift-log"),
        .product(name: "NIOHTTP1", package: "swift-nio")]
     ),
     fuzzTarget("TLSHandler", ["TLS", nioCore, nioEmbedded]),

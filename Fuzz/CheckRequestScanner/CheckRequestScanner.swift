@@ -3,10 +3,10 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
-@testable import AugmenterServer
 import EnvoyAPI
+@testable import ExtAuthz
 import FuzzSupport
-import HTTP2
+import GRPC
 import NIOCore
 import SwiftProtobuf
 

@@ -3,7 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import FuzzSupport
-import HTTP2
+import GRPC
 import NIOCore
 
 // Input: [limit byte][split-size count byte][split sizes...][payload].

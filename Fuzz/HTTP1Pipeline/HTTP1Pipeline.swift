@@ -4,17 +4,21 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
-@testable import AugmenterServer
+import ExtAuthz
 import FuzzSupport
+import HTTP1
+import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 
 // Input: [split-size count byte][split sizes...][client bytes].
 //
-// The pipeline is the check port's HTTP/1.1 one (ConnectionPipelines.addHTTP1Handlers: decoder
-// with the same limits, response encoder, pipelining handler, HTTP1ErrorHandler,
-// HTTP1CheckHandler) over a policy with templates, a redirect, a deny and a rate limit.
+// The pipeline is the check port's HTTP/1.1 one, built by the same call
+// (`HTTP1ServerPipeline.addHandlers`: input gate, decoder with the same limits, response
+// encoder, pipelining bound, deadlines, NIO's pipelining handler, HTTP1ErrorHandler), then
+// HTTP1CheckHandler over a policy with templates, a redirect, a deny and a rate limit. A
+// recorder right after the decoder notes every request head.
 //
 // Invariants:
 // - no crash whatever the client sends, on any split;
@@ -36,15 +40,10 @@ public func fuzzHTTP1Pipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
   let heads = HeadRecorder()
   do {
     let pipeline = channel.pipeline.syncOperations
-    try pipeline.addHandler(
-      ByteToMessageHandler(
-        HTTPRequestDecoder(
-          leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
-          limitConfiguration: ConnectionPipelines.http1Limits)))
-    try pipeline.addHandler(heads)
-    try pipeline.addHandler(HTTPResponseEncoder())
-    try pipeline.addHandler(HTTPServerPipelineHandler())
-    try pipeline.addHandler(HTTP1ErrorHandler())
+    try HTTP1ServerPipeline.addHandlers(settings: Service.shared.http1, logger: Service.shared.logger) { handler in
+      try pipeline.addHandler(handler)
+      if handler is ByteToMessageHandler<HTTPRequestDecoder> { try pipeline.addHandler(heads) }
+    }
     try pipeline.addHandler(HTTP1CheckHandler(service: Service.shared.check, maxBodyBytes: 1024))
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
   } catch {
@@ -61,7 +60,13 @@ public func fuzzHTTP1Pipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
   for chunk in input.chunks(of: payload, sizes: &sizes) {
     guard channel.isActive else { break }
     _ = try? channel.writeInbound(ByteBuffer(bytes: chunk))
-    channel.embeddedEventLoop.run()
+    // As a socket would: after each read, auto-read asks for more, which lets the input gate hand
+    // on its next slice (and the pipelining bound hold reads while answers are queued). Until
+    // nothing more comes out; a chunk of n bytes has at most n / 4 KiB + 1 slices.
+    for _ in 0...(chunk.count / HTTP1InputGate.defaultSliceBytes + 1) where channel.isActive {
+      channel.read()
+      channel.embeddedEventLoop.run()
+    }
     drain()
     if !channel.isActive, closedAt == nil { closedAt = written.count }
   }
@@ -185,10 +190,14 @@ final class HeadRecorder: ChannelInboundHandler {
   }
 }
 
-/// The HTTP-mode check service over a policy that exercises every kind of answer.
+/// The HTTP-mode check service over a policy that exercises every kind of answer, and the
+/// default HTTP/1.1 limits.
 final class Service: Sendable {
   static let shared = Service()
   let check: HTTPModeCheckService
+  let http1 = HTTP1ConnectionSettings(headTimeout: .seconds(10), bodyTimeout: .seconds(30), maxPipelinedRequests: 16)
+  // Deadline lines would only be noise: no time passes in the target.
+  let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
   init() {
     let yaml = """

@@ -51,7 +51,7 @@ public func fuzzHTTP2Session(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
   var closedAt: Int?
   for (index, chunk) in chunks.enumerated() {
     if index == shutdownAt {
-      channel.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+      channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
       channel.embeddedEventLoop.run()
       drain()
       if !channel.isActive { closedAt = written.count }

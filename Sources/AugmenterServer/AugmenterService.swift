@@ -2,13 +2,18 @@
 // Augmenter — the service: refreshers, the check listener, the admin listener, graceful drain.
 //===----------------------------------------------------------------------===//
 
+import Admin
 import AsyncHTTPClient
 public import AugmenterCore
+import ExtAuthz
+import GRPC
+import HTTP1
 import HTTP2
 public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Providers
 public import ServiceLifecycle
 import Synchronization
 
@@ -75,15 +80,11 @@ public final class AugmenterService: Service {
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
-        HealthService.checkPath: { message, _ throws(GRPCStatus) in try health.check(message) }
-      ],
-      framedMethods: [
-        ExtAuthzCheckService.path: { message, call throws(GRPCStatus) in
+        HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },
+        HealthService.watchPath: .serverStreaming { message, writer in health.watch(message, writer: writer) },
+        ExtAuthzCheckService.path: .framedUnary { message, call throws(GRPCStatus) in
           try check.framedCheck(message, peerIdentity: call.peerIdentity)
-        }
-      ],
-      streamingMethods: [
-        HealthService.watchPath: { message, writer in health.watch(message, writer: writer) }
+        },
       ],
       maxMessageBytes: self.config.grpcMaxMessageBytes,
       fallback: HTTPModeCheckResponder(service: httpModeCheck)
@@ -94,7 +95,8 @@ public final class AugmenterService: Service {
       maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5,
       maxBufferedBytesPerConnection: self.config.http2MaxBufferedRequestBytes,
       maxOutboundControlFrames: self.config.http2MaxOutboundControlFrames,
-      idleTimeout: TimeAmount(self.config.http2IdleTimeout)
+      idleTimeout: TimeAmount(self.config.http2IdleTimeout),
+      internedStrings: HTTP2InternedStrings(router.internedStrings + ExtAuthzCheckService.internedHeaderNames)
     )
     let checkTLS = try TLSSetup.listener(self.config.tls, key: "tls")
     let adminTLS = try TLSSetup.listener(self.config.adminTLS, key: "admin_tls")
@@ -189,7 +191,7 @@ public final class AugmenterService: Service {
       logger.info("shutting down: draining connections", metadata: ["open": "\(connections.count)"])
       try? await checkChannel.close()
       for channel in connections.open {
-        channel.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
       }
       let deadline = ContinuousClock.now + self.config.shutdownGracePeriod
       while connections.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {

@@ -2,6 +2,10 @@
 // Augmenter — what each accepted connection's pipeline holds, per port and protocol.
 //===----------------------------------------------------------------------===//
 
+import Admin
+import AugmenterCore
+import ExtAuthz
+import HTTP1
 import HTTP2
 import Logging
 import NIOCore
@@ -10,15 +14,6 @@ import TLS
 
 /// Builds connection pipelines. Both ports detect HTTP/2 prior knowledge versus HTTP/1.1.
 struct ConnectionPipelines: Sendable {
-  /// Limits for HTTP/1.1 request heads: the request line counts toward them (→ 431).
-  static let http1Limits: NIOHTTPDecoderLimitConfiguration = {
-    var limits = NIOHTTPDecoderLimitConfiguration()
-    limits.maxHeaderFieldSize = 16 * 1024
-    limits.maxHeaderListSize = 64 * 1024
-    limits.maxHeaderFieldCount = 256
-    return limits
-  }()
-
   var http2Settings: HTTP2Settings
   var checkResponder: any HTTP2RequestResponder
   var httpModeCheck: HTTPModeCheckService
@@ -47,7 +42,7 @@ struct ConnectionPipelines: Sendable {
       case .http2:
         try add(HTTP2ServerConnectionHandler(settings: settings, responder: responder, peerIdentity: peerIdentity))
       case .http1:
-        try Self.addHTTP1Handlers(add, settings: http1, logger: logger)
+        try HTTP1ServerPipeline.addHandlers(settings: http1, logger: logger, add: add)
         try add(HTTP1CheckHandler(service: service, maxBodyBytes: maxBody, peerIdentity: peerIdentity))
       }
     }
@@ -71,7 +66,7 @@ struct ConnectionPipelines: Sendable {
       case .http2:
         try add(HTTP2ServerConnectionHandler(settings: adminHTTP2, responder: AdminHTTP2Responder(state: state)))
       case .http1:
-        try Self.addHTTP1Handlers(add, settings: http1, logger: logger)
+        try HTTP1ServerPipeline.addHandlers(settings: http1, logger: logger, add: add)
         try add(AdminHandler(state: state))
       }
     }
@@ -126,25 +121,15 @@ struct ConnectionPipelines: Sendable {
     // Last: logs errors of every handler before it, TLS handshake failures included.
     try pipeline.addHandler(errorLogger)
   }
+}
 
-  /// The HTTP/1.1 handlers before the application's: input gate → decoder → encoder →
-  /// pipelining bound → deadlines → NIO's pipelining (one request at a time) → 400/431 on
-  /// parse errors.
-  ///
-  /// The bound and the deadlines sit before `HTTPServerPipelineHandler` so they see requests as
-  /// they are parsed, not as it releases them one by one; they sit after the encoder so they see
-  /// response parts on their way out.
-  private static func addHTTP1Handlers(_ add: AddHandler, settings: HTTP1ConnectionSettings, logger: Logger) throws {
-    try add(HTTP1InputGate())
-    try add(
-      ByteToMessageHandler(
-        HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: Self.http1Limits)
-      )
+extension HTTP1ConnectionSettings {
+  /// The settings of a validated configuration's `http1:` section.
+  init(_ config: AugmenterConfig) {
+    self.init(
+      headTimeout: TimeAmount(config.http1RequestHeadTimeout),
+      bodyTimeout: TimeAmount(config.http1RequestBodyTimeout),
+      maxPipelinedRequests: config.http1MaxPipelinedRequests
     )
-    try add(HTTPResponseEncoder())
-    try add(HTTP1PipeliningLimitHandler(maxUnanswered: settings.maxPipelinedRequests))
-    try add(HTTP1RequestDeadlineHandler(headTimeout: settings.headTimeout, bodyTimeout: settings.bodyTimeout, logger: logger))
-    try add(HTTPServerPipelineHandler())
-    try add(HTTP1ErrorHandler())
   }
 }

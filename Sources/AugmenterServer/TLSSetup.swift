@@ -1,13 +1,13 @@
 //===----------------------------------------------------------------------===//
-// Augmenter — TLS from the configuration: listener contexts (OpenSSL, our TLS module) and the
-// client side of https providers (AsyncHTTPClient's NIOSSL).
+// Augmenter — TLS of the listeners from the configuration (OpenSSL, our TLS module), and every
+// TLS file of a configuration checked before serving.
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
 import Foundation
 import Logging
 import NIOCore
-import NIOSSL
+import Providers
 import TLS
 
 /// TLS for one listener: the context store new connections draw from, and its timing.
@@ -86,51 +86,11 @@ public enum TLSSetup {
     for (index, provider) in config.providers.enumerated() {
       guard let tls = provider.tls else { continue }
       do {
-        _ = try Self.clientConfiguration(tls)
+        _ = try ProviderTLS.clientConfiguration(tls)
       } catch {
         problems.append(ConfigProblem(keyPath: "providers[\(index)].tls", message: "\(error)"))
       }
     }
     return problems
-  }
-
-  /// A provider TLS setting that could not be loaded.
-  struct ProviderTLSError: Error, CustomStringConvertible {
-    var description: String
-  }
-
-  /// The client TLS configuration for an https provider: its CA bundle as the only trust roots
-  /// (else the system's), its client certificate and key (if any). The files are read on every
-  /// call, so rotated files take effect on the next fetch.
-  static func clientConfiguration(_ tls: ProviderTLSConfig) throws(ProviderTLSError) -> TLSConfiguration {
-    var configuration = TLSConfiguration.makeClientConfiguration()
-    configuration.minimumTLSVersion = .tlsv12
-    do {
-      if let ca = tls.ca {
-        let roots = try Self.load("ca", ca) { try NIOSSLCertificate.fromPEMFile(ca) }
-        guard !roots.isEmpty else { throw ProviderTLSError(description: "ca \(ca): no PEM certificate in the file") }
-        configuration.trustRoots = .certificates(roots)
-      }
-      if let cert = tls.cert, let key = tls.key {
-        let chain = try Self.load("cert", cert) { try NIOSSLCertificate.fromPEMFile(cert) }
-        guard !chain.isEmpty else { throw ProviderTLSError(description: "cert \(cert): no PEM certificate in the file") }
-        let privateKey = try Self.load("key", key) { try NIOSSLPrivateKey(file: key, format: .pem) }
-        configuration.certificateChain = chain.map { .certificate($0) }
-        configuration.privateKey = .privateKey(privateKey)
-      }
-    } catch let error as ProviderTLSError {
-      throw error
-    } catch {
-      throw ProviderTLSError(description: "\(error)")
-    }
-    return configuration
-  }
-
-  private static func load<T>(_ key: String, _ path: String, _ body: () throws -> T) throws -> T {
-    do {
-      return try body()
-    } catch {
-      throw ProviderTLSError(description: "\(key) \(path): cannot be loaded as PEM (\(error))")
-    }
   }
 }

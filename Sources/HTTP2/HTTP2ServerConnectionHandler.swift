@@ -4,14 +4,6 @@
 
 public import NIOCore
 
-/// Send this as a user inbound event to start a graceful shutdown of a connection: GOAWAY now
-/// (a shutdown notice, then the final one after a PING round trip), open streams complete, then
-/// the connection closes.
-public struct HTTP2GracefulShutdownEvent: Sendable, Hashable {
-  /// Creates the event.
-  public init() {}
-}
-
 /// Serves HTTP/2 (prior-knowledge h2c, or h2 after TLS) on a connection's raw bytes.
 ///
 /// Inbound bytes are fed to libnghttp2; complete requests are answered synchronously by the
@@ -26,7 +18,7 @@ public struct HTTP2GracefulShutdownEvent: Sendable, Hashable {
 /// Both resume on `channelWritabilityChanged`.
 ///
 /// Closes by itself, with an `HTTP2ConnectionNotice` fired down the pipeline: a connection idle
-/// for `HTTP2Settings.idleTimeout` (graceful, as for `HTTP2GracefulShutdownEvent`), and a peer
+/// for `HTTP2Settings.idleTimeout` (graceful, as for `ChannelShouldQuiesceEvent`), and a peer
 /// flooding us with control frames (GOAWAY ENHANCE_YOUR_CALM).
 public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
   public typealias InboundIn = ByteBuffer
@@ -184,7 +176,11 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   }
 
   public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-    if event is HTTP2GracefulShutdownEvent {
+    // NIO's quiesce event (what `ServerQuiescingHelper` sends, and what NIOHTTP1's pipeline
+    // handler answers on HTTP/1.1 connections) starts a graceful shutdown: GOAWAY now (a
+    // shutdown notice, then the final one after a PING round trip), open streams complete, then
+    // the connection closes.
+    if event is ChannelShouldQuiesceEvent {
       self.beginGracefulClose(context: context)
       return
     }

@@ -167,6 +167,9 @@ public struct HTTP2Settings: Sendable, Hashable {
   /// A connection with no open stream and no frame received for this long is closed with a
   /// graceful GOAWAY; zero or less: never.
   public var idleTimeout: TimeAmount
+  /// Header names and values shared rather than allocated per request (paths, content types,
+  /// the proxy's own headers): given by the application, since the transport knows none.
+  public var internedStrings: HTTP2InternedStrings
 
   /// Creates settings; the defaults suit Envoy's ext_authz client.
   public init(
@@ -177,7 +180,8 @@ public struct HTTP2Settings: Sendable, Hashable {
     maxRequestBodyBytes: Int = (4 << 20) + 5,
     maxBufferedBytesPerConnection: Int = 8 << 20,
     maxOutboundControlFrames: Int = 1000,
-    idleTimeout: TimeAmount = .hours(1)
+    idleTimeout: TimeAmount = .hours(1),
+    internedStrings: HTTP2InternedStrings = .none
   ) {
     self.maxConcurrentStreams = maxConcurrentStreams
     self.initialWindowSize = initialWindowSize
@@ -187,6 +191,7 @@ public struct HTTP2Settings: Sendable, Hashable {
     self.maxBufferedBytesPerConnection = maxBufferedBytesPerConnection
     self.maxOutboundControlFrames = maxOutboundControlFrames
     self.idleTimeout = idleTimeout
+    self.internedStrings = internedStrings
   }
 }
 

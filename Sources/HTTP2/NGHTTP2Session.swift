@@ -429,11 +429,11 @@ final class NGHTTP2Session {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
     self.bufferedBytes += size
-    let valueString = CommonHeaderStrings.string(value)
+    let valueString = self.settings.internedStrings.string(value)
     // `name[0]`, not `name.first`: the generic `first` allocates in debug builds (the budget
     // test counts one).
     if name.count > 0, name[0] == UInt8(ascii: ":") {
-      switch CommonHeaderStrings.string(name) {
+      switch self.settings.internedStrings.string(name) {
       case ":method": stream.method = valueString
       case ":path": stream.path = valueString
       case ":authority": stream.authority = valueString
@@ -441,7 +441,7 @@ final class NGHTTP2Session {
       default: break
       }
     } else {
-      let nameString = CommonHeaderStrings.string(name)
+      let nameString = self.settings.internedStrings.string(name)
       if nameString == "host" { stream.host = valueString }
       stream.headers.append(HTTP2Header(nameString, valueString))
     }

@@ -3,10 +3,11 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
-import AugmenterServer
 import CAllocationCounter
 import EnvoyAPI
+import ExtAuthz
 import Foundation
+import GRPC
 import HTTP2
 import NIOCore
 import NIOEmbedded
@@ -101,8 +102,11 @@ struct FrozenClock: AugmenterClock {
   /// Runs `warmup + counted` unary calls of `method` through our HTTP/2 handler and returns the
   /// allocations per call of the counted ones (server side only: client bytes are pre-generated).
   static func allocationsPerCall(framed method: @escaping GRPCFramedUnaryHandler) throws -> Double {
-    let router = GRPCRouter(methods: [:], framedMethods: [ExtAuthzCheckService.path: method], maxMessageBytes: 4 << 20)
-    let server = EmbeddedChannel(handler: HTTP2ServerConnectionHandler(settings: HTTP2.HTTP2Settings(), responder: router))
+    let router = GRPCRouter(methods: [ExtAuthzCheckService.path: .framedUnary(method)], maxMessageBytes: 4 << 20)
+    // The strings the service interns (AugmenterService does the same).
+    let settings = HTTP2.HTTP2Settings(
+      internedStrings: HTTP2InternedStrings(router.internedStrings + ExtAuthzCheckService.internedHeaderNames))
+    let server = EmbeddedChannel(handler: HTTP2ServerConnectionHandler(settings: settings, responder: router))
     let client = EmbeddedChannel(handler: NIOHTTP2Handler(mode: .client))
     try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()

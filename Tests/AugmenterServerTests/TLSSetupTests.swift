@@ -3,15 +3,20 @@
 // identity reaching the decision through the gRPC router and HTTP mode.
 //===----------------------------------------------------------------------===//
 
+import Admin
 import AugmenterCore
 @testable import AugmenterServer
 import EnvoyAPI
+import ExtAuthz
 import Foundation
+import GRPC
+import HTTP1
 import HTTP2
 import NIOCore
 import SwiftProtobuf
 import TestCertificates
 import Testing
+import TestSupport
 
 @Suite struct TLSSetupTests {
   private func config(_ yaml: String) throws -> AugmenterConfig {
@@ -73,7 +78,7 @@ import Testing
     let decider = Decider(config: config, registry: registry)
     let check = ExtAuthzCheckService(decider: decider, clock: SetClock())
     let router = GRPCRouter(
-      methods: [ExtAuthzCheckService.path: { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) }],
+      methods: [ExtAuthzCheckService.path: .unary { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) }],
       maxMessageBytes: 1 << 20)
 
     var request = Envoy_Service_Auth_V3_CheckRequest()

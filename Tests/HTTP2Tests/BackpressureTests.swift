@@ -2,12 +2,14 @@
 // Backpressure and flood limits of the HTTP/2 connection handler, frame by frame.
 //===----------------------------------------------------------------------===//
 
+import GRPC
 import HTTP2
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 import Testing
+import TestSupport
 
 @Suite struct BackpressureTests {
   @Test func notWritableHoldsReadsAndOutputUntilWritableAgain() throws {
@@ -42,10 +44,10 @@ import Testing
 
   @Test func streamingWritesWaitForWritability() throws {
     let box = WriterBox()
-    let streaming: [String: GRPCServerStreamingHandler] = [
-      "/test.Echo/Watch": { message, writer in box.writer = writer }
+    let streaming: [String: GRPCMethod] = [
+      "/test.Echo/Watch": .serverStreaming { message, writer in box.writer = writer }
     ]
-    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: [:], streamingMethods: streaming, maxMessageBytes: 1024))
+    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: streaming, maxMessageBytes: 1024))
     _ = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]))
     let writer = try #require(box.writer)
     pair.setServerWritable(false)
@@ -60,7 +62,7 @@ import Testing
   @Test func largeResponseIsTakenFromNghttp2OnlyWhileWritable() throws {
     // 200 KB answer, window granted in full: output stops at the first chunk while not writable.
     let big = [UInt8](repeating: 9, count: 200_000)
-    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: ["/test.Echo/Big": { _, _ in big }], maxMessageBytes: 1024))
+    let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: ["/test.Echo/Big": .unary { _, _ in big }], maxMessageBytes: 1024))
     try pair.client.writeOutbound(HTTP2Frame(streamID: 0, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
     try pair.client.writeOutbound(HTTP2Frame(streamID: 0, payload: .settings(.settings([HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20)]))))
     try pair.interact()

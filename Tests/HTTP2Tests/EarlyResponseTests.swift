@@ -2,12 +2,14 @@
 // Answering a request before its body is complete: gRPC's declared length over the limit.
 //===----------------------------------------------------------------------===//
 
+import GRPC
 import HTTP2
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 import Testing
+import TestSupport
 
 @Suite struct EarlyResponseTests {
   /// A prefix declaring 10 MiB, against the test router's 1024-byte maximum.

@@ -2,12 +2,14 @@
 // Idle timeout and the two-phase GOAWAY of the HTTP/2 connection handler.
 //===----------------------------------------------------------------------===//
 
+import GRPC
 import HTTP2
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 import Testing
+import TestSupport
 
 /// The GOAWAYs the client received: last stream id and error code.
 private func goAways(_ pair: InMemoryHTTP2) -> [(HTTP2StreamID, HTTP2ErrorCode)] {
@@ -79,12 +81,12 @@ private func goAways(_ pair: InMemoryHTTP2) -> [(HTTP2StreamID, HTTP2ErrorCode)]
 
   @Test func aLongLivedStreamingCallIsNotIdle() throws {
     let box = WriterBox()
-    let streaming: [String: GRPCServerStreamingHandler] = [
-      "/test.Echo/Watch": { message, writer in box.writer = writer }
+    let streaming: [String: GRPCMethod] = [
+      "/test.Echo/Watch": .serverStreaming { message, writer in box.writer = writer }
     ]
     let pair = try InMemoryHTTP2(
       settings: self.settings,
-      responder: GRPCRouter(methods: [:], streamingMethods: streaming, maxMessageBytes: 1024)
+      responder: GRPCRouter(methods: streaming, maxMessageBytes: 1024)
     )
     _ = try pair.call(stream: 1, path: "/test.Echo/Watch", body: grpcFrame([1]))
     pair.server.embeddedEventLoop.advanceTime(by: .hours(2))
@@ -108,7 +110,7 @@ private func goAways(_ pair: InMemoryHTTP2) -> [(HTTP2StreamID, HTTP2ErrorCode)]
   @Test func shutdownSendsNoticeThenTheRealLastStream() throws {
     let pair = try InMemoryHTTP2()
     _ = try pair.call(stream: 1, path: "/test.Echo/Echo", body: grpcFrame([1]))
-    pair.server.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+    pair.server.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     try pair.interact()
     #expect(goAways(pair).map(\.0) == [HTTP2StreamID.maxID, 1])
     #expect(!pair.server.isActive)
@@ -118,7 +120,7 @@ private func goAways(_ pair: InMemoryHTTP2) -> [(HTTP2StreamID, HTTP2ErrorCode)]
     let pair = try InMemoryHTTP2()
     // The shutdown starts while the client's new request is already on its way: it must not
     // be refused.
-    pair.server.pipeline.fireUserInboundEventTriggered(HTTP2GracefulShutdownEvent())
+    pair.server.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     try pair.sendHeaders(stream: 1, path: "/test.Echo/Echo")
     #expect(goAways(pair).map(\.0) == [HTTP2StreamID.maxID, 1])
     #expect(pair.server.isActive)

@@ -2,6 +2,7 @@
 // Reused per-stream state and shared framed replies: nothing of one request leaks into the next.
 //===----------------------------------------------------------------------===//
 
+import GRPC
 import HTTP2
 import NIOCore
 import NIOEmbedded
@@ -9,6 +10,7 @@ import NIOHPACK
 import NIOHTTP2
 import Synchronization
 import Testing
+import TestSupport
 
 /// Answers 200 and remembers every request head it saw.
 final class RecordingResponder: HTTP2RequestResponder {
@@ -87,8 +89,7 @@ final class RecordingResponder: HTTP2RequestResponder {
   @Test func aFramedReplyIsSentAsIsAndStaysIntactAcrossCalls() throws {
     let reply = GRPCMessageFramer.framed(Array("shared reply".utf8), allocator: ByteBufferAllocator())
     let router = GRPCRouter(
-      methods: echoMethods,
-      framedMethods: ["/test.Framed/Get": { _, _ in reply }],
+      methods: echoMethods.merging(["/test.Framed/Get": .framedUnary { _, _ in reply }]) { first, _ in first },
       maxMessageBytes: 1024
     )
     let pair = try InMemoryHTTP2(responder: router)

@@ -1,0 +1,97 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — fetching a provider's answer with AsyncHTTPClient.
+//===----------------------------------------------------------------------===//
+
+public import AsyncHTTPClient
+public import AugmenterCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// GETs a provider URL (http or https) with its authority, timeout and bearer token file,
+/// following redirects only as `follow_redirects` allows (`ProviderRedirect`).
+public struct HTTPProviderFetcher: ProviderFetcher {
+  /// A fetch that failed before there was an answer to validate.
+  public struct FetchError: Error, CustomStringConvertible {
+    /// What went wrong, without any header value.
+    public var description: String
+  }
+
+  private let client: HTTPClient
+  private let userAgent: String
+
+  /// Creates a fetcher over a client the caller owns (and shuts down).
+  public init(client: HTTPClient, userAgent: String = "augmenter/\(AugmenterVersion.current)") {
+    self.client = client
+    self.userAgent = userAgent
+  }
+
+  public func fetch(_ provider: ProviderConfig) async throws -> FetchedAnswer {
+    // The client follows no redirect itself (see `AugmenterService`): each hop is decided here,
+    // so that only same-origin redirects are followed, and only when configured.
+    var url = provider.url
+    for _ in 0...ProviderRedirect.maxHops {
+      let (answer, location) = try await self.fetchOnce(provider, url: url)
+      guard ProviderRedirect.redirectStatuses.contains(answer.status) else { return answer }
+      switch ProviderRedirect.decide(
+        status: answer.status, location: location, requestURL: url, policy: provider.followRedirects)
+      {
+      case .follow(let next):
+        url = next
+      case .refuse(let reason):
+        throw FetchError(description: reason)
+      }
+    }
+    throw FetchError(description: "more than \(ProviderRedirect.maxHops) redirects")
+  }
+
+  /// One GET of `url` with the provider's settings: the answer and its `Location`, if any.
+  private func fetchOnce(_ provider: ProviderConfig, url: String) async throws -> (FetchedAnswer, String?) {
+    var request = HTTPClientRequest(url: url)
+    request.method = .GET
+    request.headers.add(name: "accept", value: "application/json")
+    request.headers.add(name: "user-agent", value: self.userAgent)
+    if let tls = provider.tls {
+      do {
+        request.tlsConfiguration = try ProviderTLS.clientConfiguration(tls)
+      } catch {
+        throw FetchError(description: "tls: \(error)")
+      }
+    }
+    if let authority = provider.authority {
+      request.headers.replaceOrAdd(name: "host", value: authority)
+    }
+    if let tokenFile = provider.tokenFile {
+      // Re-read on every fetch: Kubernetes rotates projected service-account tokens in place.
+      let token: String
+      do {
+        token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+          .trimmingCharacters(in: .whitespacesAndNewlines)
+      } catch {
+        throw FetchError(description: "cannot read token_file \(tokenFile): \(error.localizedDescription)")
+      }
+      guard !token.isEmpty, !token.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+        throw FetchError(description: "token_file \(tokenFile) is empty or holds more than one line")
+      }
+      request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(token)")
+    }
+    let timeout = TimeAmount(provider.timeout)
+    let response: HTTPClientResponse
+    do {
+      response = try await self.client.execute(request, timeout: timeout)
+    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+      throw FetchError(description: "timed out after \(provider.timeout)")
+    } catch {
+      throw FetchError(description: "request failed: \(error)")
+    }
+    do {
+      let body = try await response.body.collect(upTo: provider.maxAnswerBytes)
+      let answer = FetchedAnswer(status: Int(response.status.code), body: Array(body.readableBytesView))
+      return (answer, response.headers.first(name: "location"))
+    } catch is NIOTooManyBytesError {
+      throw FetchError(description: "answer larger than max_answer_bytes (\(provider.maxAnswerBytes))")
+    } catch {
+      throw FetchError(description: "reading the answer failed: \(error)")
+    }
+  }
+}
