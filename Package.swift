@@ -312,7 +312,14 @@ let package = Package(
 // libFuzzer targets (Fuzz/<Name>/, seeds in Fuzz/Corpus/<Name>/), declared only when AUGMENTER_FUZZ=1
 // so that `swift build`, `swift test` and the shipped `augmenter` product never see them: they are
 // built by scripts/fuzz alone, with `-sanitize=fuzzer,address -enable-testing` in .build-fuzz.
+//
+// The fuzzing package keeps only the library targets the fuzz targets reach: no tests, no
+// `augmenter`, and none of what depends on AsyncHTTPClient (Providers, AugmenterServer), so that
+// building "everything" there never compiles AsyncHTTPClient's BoringSSL with ASan.
 if Context.environment["AUGMENTER_FUZZ"] == "1" {
+  let notFuzzed: Set<String> = ["Providers", "AugmenterServer", "augmenter", "TestSupport", "TestCertificates", "CAllocationCounter"]
+  package.products = []
+  package.targets.removeAll { $0.type == .test || notFuzzed.contains($0.name) }
   func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
     .executableTarget(
       name: "Fuzz\(name)",

@@ -92,7 +92,7 @@ public final class AugmenterService: Service {
     let settings = HTTP2Settings(
       maxConcurrentStreams: self.config.http2MaxConcurrentStreams,
       initialWindowSize: self.config.http2InitialWindowSize,
-      maxRequestBodyBytes: self.config.grpcMaxMessageBytes + 5,
+      maxRequestBodyBytes: self.config.http2RequestBodyLimit,
       maxBufferedBytesPerConnection: self.config.http2MaxBufferedRequestBytes,
       maxOutboundControlFrames: self.config.http2MaxOutboundControlFrames,
       idleTimeout: TimeAmount(self.config.http2IdleTimeout),
@@ -105,7 +105,7 @@ public final class AugmenterService: Service {
       checkResponder: router,
       httpModeCheck: httpModeCheck,
       adminState: adminState,
-      maxHTTP1BodyBytes: self.config.grpcMaxMessageBytes,
+      maxHTTP1BodyBytes: self.config.http1RequestBodyLimit,
       idleTimeout: TimeAmount(self.config.idleTimeout),
       http1: HTTP1ConnectionSettings(self.config),
       checkTLS: checkTLS,

@@ -18,6 +18,24 @@ struct ReliabilityConfigTests {
     #expect(config.http2MaxBufferedRequestBytes == 8 << 20)
   }
 
+  @Test func bodyLimitsFollowTheGRPCLimitUnlessSetOnTheirOwn() throws {
+    let derived = try ConfigLoader.parse("grpc: {max_message_bytes: 2000}", environment: [:])
+    #expect(derived.http1MaxRequestBodyBytes == nil && derived.http2MaxRequestBodyBytes == nil)
+    #expect(derived.http1RequestBodyLimit == 2000)
+    #expect(derived.http2RequestBodyLimit == 2005)
+    let own = try ConfigLoader.parse(
+      """
+      grpc: {max_message_bytes: 2000}
+      http1: {max_request_body_bytes: 64}
+      http2: {max_request_body_bytes: 128}
+      """, environment: ["AUGMENTER_HTTP1__MAX_REQUEST_BODY_BYTES": "32"])
+    #expect(own.http1RequestBodyLimit == 32, "the environment wins over the file")
+    #expect(own.http2RequestBodyLimit == 128)
+    #expect(own.grpcMaxMessageBytes == 2000)
+    let found = problems("http2: {max_buffered_request_bytes: 5000000, max_request_body_bytes: 6000000}")
+    #expect(found.map(\.keyPath) == ["http2.max_request_body_bytes"], "\(found)")
+  }
+
   @Test func fromTheFile() throws {
     let config = try ConfigLoader.parse(
       """

@@ -66,6 +66,9 @@ extension AugmenterConfig {
         .integer(
           "max_buffered_request_bytes", \.http2MaxBufferedRequestBytes, example: "16777216",
           "Request bytes (header lists and bodies) held across all open streams of one connection; at least grpc.max_message_bytes + 5."),
+        .optionalInteger(
+          "max_request_body_bytes", \.http2MaxRequestBodyBytes, default: "grpc.max_message_bytes + 5", example: "65536",
+          "The largest request body one stream may send; a larger one gets RESOURCE_EXHAUSTED (gRPC) or 413 (HTTP mode). At most max_buffered_request_bytes."),
       ]),
       "HTTP/2 settings and limits, check and admin ports."),
     .section(
@@ -80,6 +83,9 @@ extension AugmenterConfig {
         .integer(
           "max_pipelined_requests", \.http1MaxPipelinedRequests, example: "4",
           "Requests received but not yet answered on one connection; past it the connection stops reading."),
+        .optionalInteger(
+          "max_request_body_bytes", \.http1MaxRequestBodyBytes, default: "grpc.max_message_bytes", example: "65536",
+          "The largest request body an HTTP-mode check accepts; a larger one gets 413 and the connection closes."),
       ]),
       "HTTP/1.1 limits, check and admin ports."),
     .duration(

@@ -65,6 +65,15 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// Request bytes buffered across all open streams of one HTTP/2 connection (key
   /// `http2.max_buffered_request_bytes`, default 8 MiB); at least `grpc.max_message_bytes` + 5.
   public var http2MaxBufferedRequestBytes: Int
+  /// The largest HTTP/1.1 request body an HTTP-mode check accepts; a larger one gets 413 and the
+  /// connection closes (key `http1.max_request_body_bytes`; unset: `grpc.max_message_bytes`).
+  /// `http1RequestBodyLimit` is the value in force.
+  public var http1MaxRequestBodyBytes: Int?
+  /// The largest HTTP/2 request body buffered per stream; a larger one is refused (gRPC:
+  /// RESOURCE_EXHAUSTED, HTTP mode: 413) (key `http2.max_request_body_bytes`; unset:
+  /// `grpc.max_message_bytes` + 5, one largest message and its prefix). `http2RequestBodyLimit`
+  /// is the value in force.
+  public var http2MaxRequestBodyBytes: Int?
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
   public var logLevel: String
   /// TLS on the check port (key `tls`); `nil`: plaintext (h2c and HTTP/1.1).
@@ -114,6 +123,8 @@ public struct AugmenterConfig: Sendable, Hashable {
     http2IdleTimeout: Duration = .seconds(3600),
     http2MaxOutboundControlFrames: Int = 1000,
     http2MaxBufferedRequestBytes: Int = 8 << 20,
+    http1MaxRequestBodyBytes: Int? = nil,
+    http2MaxRequestBodyBytes: Int? = nil,
     logLevel: String = "info",
     tls: ListenerTLSConfig? = nil,
     adminTLS: ListenerTLSConfig? = nil,
@@ -143,6 +154,8 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.http2IdleTimeout = http2IdleTimeout
     self.http2MaxOutboundControlFrames = http2MaxOutboundControlFrames
     self.http2MaxBufferedRequestBytes = http2MaxBufferedRequestBytes
+    self.http1MaxRequestBodyBytes = http1MaxRequestBodyBytes
+    self.http2MaxRequestBodyBytes = http2MaxRequestBodyBytes
     self.logLevel = logLevel
     self.tls = tls
     self.adminTLS = adminTLS
@@ -154,6 +167,13 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.problemTypes = problemTypes
     self.httpModePathPrefix = httpModePathPrefix
   }
+
+  /// The HTTP/1.1 request body limit in force (`http1.max_request_body_bytes`, or its default).
+  public var http1RequestBodyLimit: Int { self.http1MaxRequestBodyBytes ?? self.grpcMaxMessageBytes }
+
+  /// The HTTP/2 per-stream request body limit in force (`http2.max_request_body_bytes`, or its
+  /// default).
+  public var http2RequestBodyLimit: Int { self.http2MaxRequestBodyBytes ?? self.grpcMaxMessageBytes + 5 }
 
   /// Whether the configuration uses no policy feature, so checks take the original path:
   /// every usable provider's headers and the static headers, all `set`.

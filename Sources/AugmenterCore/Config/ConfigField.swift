@@ -136,6 +136,16 @@ extension ConfigField where Target: ConfigDefaults {
     }
   }
 
+  /// A whole number that may be left out (then unset: `defaultText` says what applies instead).
+  static func optionalInteger(
+    _ name: String, _ keyPath: any WritableKeyPath<Target, Int?> & Sendable, default defaultText: String,
+    example: String, _ summary: String
+  ) -> ConfigField {
+    ConfigField(name, type: "integer", default: defaultText, example: example, summary) { decoder, node, path, target in
+      if let value = decoder.integer(node, path) { target[keyPath: keyPath] = value }
+    }
+  }
+
   /// `true` or `false` (YAML's spellings).
   static func boolean(
     _ name: String, _ keyPath: any WritableKeyPath<Target, Bool> & Sendable, _ summary: String

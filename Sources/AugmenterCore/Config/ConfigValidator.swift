@@ -97,6 +97,16 @@ struct ConfigValidator {
       "http2.max_buffered_request_bytes",
       (minimumBuffered...Self.max31Bit).contains(config.http2MaxBufferedRequestBytes),
       "must be from grpc.max_message_bytes + 5 (\(minimumBuffered)) to \(Self.max31Bit), got \(config.http2MaxBufferedRequestBytes)")
+    if let limit = config.http1MaxRequestBodyBytes {
+      check(
+        "http1.max_request_body_bytes", (0...Self.max31Bit).contains(limit),
+        "must be from 0 to \(Self.max31Bit), got \(limit)")
+    }
+    if let limit = config.http2MaxRequestBodyBytes {
+      check(
+        "http2.max_request_body_bytes", (0...config.http2MaxBufferedRequestBytes).contains(limit),
+        "must be from 0 to http2.max_buffered_request_bytes (\(config.http2MaxBufferedRequestBytes)), got \(limit)")
+    }
     check(
       "log_level", AugmenterConfig.logLevels.contains(config.logLevel),
       "expected one of \(AugmenterConfig.logLevels.joined(separator: ", ")), got \"\(config.logLevel)\"")
