@@ -71,12 +71,20 @@ public func fuzzHTTP1Pipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
     if !channel.isActive, closedAt == nil { closedAt = written.count }
   }
   let activeAtEnd = channel.isActive
-  _ = try? channel.finish()
+  let writtenBeforeFinish = written.count
+  _ = try? channel.finish(acceptAlreadyClosed: true)
   drain()
+  // Closing the channel ourselves cuts off a request in progress, which the decoder reports: an
+  // answer (400, `connection: close`) written then belongs to a connection that is closing.
+  let closedByFinish = written.count > writtenBeforeFinish
+  // Timers still scheduled (a deadline, the close grace after a 408) hold the channel from the
+  // embedded loop, which would otherwise keep the whole pipeline alive after this input; a real
+  // loop runs them when they fall due. Let them fall due here, after the output was taken.
+  channel.embeddedEventLoop.advanceTime(by: .hours(1))
   if let closedAt {
     fuzzCheck(written.count == closedAt, "bytes written after the channel closed", input: all)
   }
-  checkResponses(written, heads: heads.heads, closedBeforeEnd: !activeAtEnd, input: all)
+  checkResponses(written, heads: heads.heads, closedBeforeEnd: !activeAtEnd || closedByFinish, input: all)
   return 0
 }
 
@@ -229,5 +237,12 @@ final class Service: Sendable {
 }
 
 @main enum FuzzHTTP1PipelineMain {
-  static func main() { runFuzzer(fuzzHTTP1Pipeline) }
+  static func main() {
+    // Made before the first input: LeakSanitizer cannot see pointers Swift keeps in the spare
+    // bits of a multi-payload enum (the compiled policy's `Template`s in `RuleOutcome`-like
+    // enums), so the service's one-time allocations, made during an input, were reported as
+    // that input's leak (352 bytes, once). Per-input leaks are still caught.
+    _ = Service.shared
+    runFuzzer(fuzzHTTP1Pipeline)
+  }
 }

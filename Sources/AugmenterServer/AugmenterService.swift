@@ -19,20 +19,20 @@ import Synchronization
 
 /// Runs Augmenter until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`).
 ///
-/// Shutdown order: readiness and gRPC health turn NOT_SERVING while the check listener keeps
-/// serving for `drain_delay`; then the check listener stops accepting, every connection gets
-/// GOAWAY and finishes its open streams (bounded by `shutdown_grace_period`), then the admin
-/// listener, the refreshers and the HTTP client stop.
+/// Inside, a service group of its own runs, in this order: the admin listener, the background
+/// work (provider refreshers, TLS file watchers), the check listener. A graceful shutdown stops
+/// them in reverse order, each once the one after it has returned:
+/// 1. the check listener: readiness and gRPC health turn NOT_SERVING at once, the port keeps
+///    serving for `drain_delay`, then every connection gets GOAWAY (HTTP/2) or `connection:
+///    close` (HTTP/1.1) and finishes its open requests, bounded by `shutdown_grace_period`;
+/// 2. the refreshers and watchers;
+/// 3. the admin listener, drained the same way (without a delay);
+/// then the HTTP client and the event loops.
 public final class AugmenterService: Service {
   private let config: AugmenterConfig
   private let logger: Logger
   private let clock: any AugmenterClock
   private let draining = Atomic<Bool>(false)
-  private let boundAddresses = Mutex<(check: SocketAddress?, admin: SocketAddress?)>((nil, nil))
-
-  /// Outbound bytes a connection may hold before it stops being writable (high) and becomes
-  /// writable again (low): the bound HTTP/2 backpressure keeps per connection.
-  static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 64 << 10)
 
   /// Creates the service from a validated configuration.
   public init(config: AugmenterConfig, logger: Logger, clock: any AugmenterClock = SystemClock()) {
@@ -41,11 +41,7 @@ public final class AugmenterService: Service {
     self.clock = clock
   }
 
-  /// The check listener's bound port once running (useful with port 0).
-  public var checkPort: Int? { self.boundAddresses.withLock { $0.check?.port } }
-  /// The admin listener's bound port once running.
-  public var adminPort: Int? { self.boundAddresses.withLock { $0.admin?.port } }
-
+  /// Serves until graceful shutdown, then drains as described above.
   public func run() async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     // A provider fetch whose connection cannot be established (refused, TLS certificate not
@@ -112,102 +108,57 @@ public final class AugmenterService: Service {
       adminTLS: adminTLS,
       logger: self.logger
     )
-    let fetcher = HTTPProviderFetcher(client: httpClient)
-    let connections = ConnectionTracker()
     let logger = self.logger
+    let fetcher = HTTPProviderFetcher(client: httpClient)
+    let background = BackgroundWork(
+      refreshers: registry.states.map { ProviderRefresher(state: $0, fetcher: fetcher, clock: clock, logger: logger) },
+      tlsWatchers: [checkTLS, adminTLS].compactMap { $0 },
+      logger: logger
+    )
+    let adminListener = ListenerService(
+      ListenerService.Configuration(
+        name: "admin", host: self.config.adminListen.host, port: self.config.adminListen.port,
+        maxConnections: self.config.maxConnections, drainDelay: .zero, gracePeriod: self.config.shutdownGracePeriod),
+      group: group, logger: logger
+    ) { channel in try pipelines.configureAdmin(channel) }
+    let checkListener = ListenerService(
+      ListenerService.Configuration(
+        name: "check", host: self.config.listen.host, port: self.config.listen.port,
+        maxConnections: self.config.maxConnections, drainDelay: self.config.drainDelay,
+        gracePeriod: self.config.shutdownGracePeriod),
+      group: group, logger: logger,
+      willDrain: { [weak self] in self?.draining.store(true, ordering: .relaxed) }
+    ) { channel in try pipelines.configureCheck(channel) }
 
-    try await withThrowingDiscardingTaskGroup { tasks in
-      for state in registry.states {
-        let refresher = ProviderRefresher(state: state, fetcher: fetcher, clock: clock, logger: logger)
-        tasks.addTask { await refresher.run() }
-      }
-      for tls in [checkTLS, adminTLS].compactMap({ $0 }) {
-        tasks.addTask { await tls.watch(logger: logger) }
-      }
-
-      let checkChannel = try await ServerBootstrap(group: group)
-        .limitingConnections(to: self.config.maxConnections, listener: "check", logger: logger)
-        .serverChannelOption(.backlog, value: 1024)
-        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-        // HTTP/2 backpressure: past 64 KiB of unsent output a connection stops being read and
-        // nghttp2's output stays queued (bounded by its own limits) until it is under 32 KiB
-        // again. NIO's defaults, stated because the flood bounds depend on them.
-        .childChannelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
-        .childChannelInitializer { channel in
-          connections.add(channel)
-          return channel.eventLoop.makeCompletedFuture { try pipelines.configureCheck(channel) }
-        }
-        .bind(host: self.config.listen.host, port: self.config.listen.port)
-        .get()
-
-      let adminChannel: any Channel
-      do {
-        adminChannel = try await ServerBootstrap(group: group)
-          .limitingConnections(to: self.config.maxConnections, listener: "admin", logger: logger)
-          .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-          .childChannelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
-          .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try pipelines.configureAdmin(channel) }
-          }
-          .bind(host: self.config.adminListen.host, port: self.config.adminListen.port)
-          .get()
-      } catch {
-        try? await checkChannel.close()
-        throw error
-      }
-
-      self.boundAddresses.withLock { $0 = (checkChannel.localAddress, adminChannel.localAddress) }
+    let services = ServiceGroup(
+      configuration: ServiceGroupConfiguration(
+        services: [
+          .init(service: adminListener),
+          .init(service: background),
+          .init(service: checkListener),
+        ],
+        logger: logger
+      )
+    )
+    let announce = Task {
+      // The listening line once both ports are bound (none if binding fails: that is logged).
+      guard let checkAddress = await checkListener.waitUntilServing(), let adminAddress = await adminListener.waitUntilServing()
+      else { return }
       logger.info(
         "augmenter listening",
         metadata: [
-          "check": "\(checkChannel.localAddress.map { "\($0)" } ?? "?")",
-          "admin": "\(adminChannel.localAddress.map { "\($0)" } ?? "?")",
+          "check": "\(checkAddress)",
+          "admin": "\(adminAddress)",
           "providers": "\(registry.states.map(\.config.name).joined(separator: ","))",
           "tls": "\(checkTLS?.certificateDescription ?? "off")",
           "admin_tls": "\(adminTLS?.certificateDescription ?? "off")",
           "version": "\(AugmenterVersion.current)",
         ]
       )
-
-      // Until SIGTERM/SIGINT (or cancellation).
-      try? await gracefulShutdown()
-
-      // Drain, phase 1: readiness and gRPC health say NOT_SERVING from now on, but the listener
-      // keeps accepting and answering for `drain_delay`. Envoy's active health check and the
-      // endpoint removal need that long to move traffic to the other endpoints; closing at once
-      // would fail every check Envoy routes here meanwhile.
-      self.draining.store(true, ordering: .relaxed)
-      let drainDelay = self.config.drainDelay
-      if drainDelay > .zero {
-        logger.info(
-          "shutting down: reporting NOT_SERVING, still serving during drain_delay",
-          metadata: ["drain_delay": "\(drainDelay)", "open": "\(connections.count)"]
-        )
-        // A second signal or cancellation ends the wait early (the sleep throws).
-        try? await Task.sleep(for: drainDelay)
-      }
-      // Phase 2: stop accepting, GOAWAY on every connection, in-flight work finishes.
-      logger.info("shutting down: draining connections", metadata: ["open": "\(connections.count)"])
-      try? await checkChannel.close()
-      for channel in connections.open {
-        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-      }
-      let deadline = ContinuousClock.now + self.config.shutdownGracePeriod
-      while connections.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {
-        try? await Task.sleep(for: .milliseconds(20))
-      }
-      let remaining = connections.open
-      if !remaining.isEmpty {
-        logger.warning(
-          "shutdown grace period over: closing connections",
-          metadata: ["open": "\(remaining.count)"]
-        )
-        for channel in remaining { channel.close(promise: nil) }
-      }
-      try? await adminChannel.close()
-      tasks.cancelAll()
-      logger.info("shutdown complete")
     }
+    defer { announce.cancel() }
+    // The group follows this service's graceful shutdown (it is run as a child of it).
+    try await services.run()
+    logger.info("shutdown complete")
   }
 }
