@@ -340,8 +340,10 @@ if Context.environment["AUGMENTER_FUZZ"] == "1" {
     .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Fuzz/Support", swiftSettings: swiftSettings),
     fuzzTarget(
       "CheckRequestScanner",
-      ["ExtAuthz", "AugmenterCore", "EnvoyAPI", "GRPC", nioCore,
-       .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+      [
+        "ExtAuthz", "AugmenterCore", "EnvoyAPI", "GRPC", nioCore,
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]
     ),
     fuzzTarget("ProviderAnswer", ["AugmenterCore"]),
     fuzzTarget("Config", ["AugmenterCore"]),
@@ -350,9 +352,11 @@ if Context.environment["AUGMENTER_FUZZ"] == "1" {
     fuzzTarget("HTTP2Session", ["HTTP2", nioCore, nioEmbedded]),
     fuzzTarget(
       "HTTP1Pipeline",
-      ["ExtAuthz", "HTTP1", "AugmenterCore", nioCore, nioEmbedded,
-       .product(name: "Logging", package: "swift-log"),
-       .product(name: "NIOHTTP1", package: "swift-nio")]
+      [
+        "ExtAuthz", "HTTP1", "AugmenterCore", nioCore, nioEmbedded,
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]
     ),
     fuzzTarget("TLSHandler", ["TLS", nioCore, nioEmbedded]),
   ]

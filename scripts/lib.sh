@@ -111,7 +111,7 @@ wait_for() {
 
 # The targets whose tests run under the sanitizers: unit and handler tests, not the end-to-end,
 # deployment or allocation suites (those start processes or count mallocs).
-SANITIZER_ASAN_FILTER='^(AugmenterCoreTests|HTTP2Tests|TLSTests|AugmenterServerTests|EnvoyAPITests)\.'
+SANITIZER_ASAN_FILTER='^(AugmenterCoreTests|HTTP2Tests|GRPCTests|HTTP1Tests|TLSTests|ExtAuthzTests|AdminTests|ProvidersTests|AugmenterServerTests|EnvoyAPITests)\.'
 # TSan: the concurrent code (refresher actor, snapshots, rate limiter) is in AugmenterCore.
 SANITIZER_TSAN_FILTER='^AugmenterCoreTests\.'
 

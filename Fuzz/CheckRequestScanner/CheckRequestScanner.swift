@@ -4,11 +4,12 @@
 
 import AugmenterCore
 import EnvoyAPI
-@testable import ExtAuthz
 import FuzzSupport
 import GRPC
 import NIOCore
 import SwiftProtobuf
+
+@testable import ExtAuthz
 
 // Input: a serialized envoy.service.auth.v3.CheckRequest (unframed).
 //

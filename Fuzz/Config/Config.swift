@@ -2,8 +2,9 @@
 // Augmenter fuzzing — the configuration loader (YAML and JSON text, environment overrides).
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterCore
 import FuzzSupport
+
+@testable import AugmenterCore
 
 // Input: the configuration text; after a NUL byte, optional `NAME=value` lines read as the
 // environment (AUGMENTER_... overrides).

@@ -50,7 +50,9 @@ public func fuzzGRPCFraming(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
   let split = deframe(input.chunks(of: payload, sizes: &sizes))
   // With a split input an error can only come at the same message, and before it the same messages.
   fuzzCheck(whole.messages == split.messages, "messages depend on the split", input: all)
-  fuzzCheck(whole.error == split.error, "error depends on the split: \(String(describing: whole.error)) vs \(String(describing: split.error))", input: all)
+  fuzzCheck(
+    whole.error == split.error, "error depends on the split: \(String(describing: whole.error)) vs \(String(describing: split.error))",
+    input: all)
   if whole.error == nil {
     fuzzCheck(whole.pending == split.pending, "pending bytes depend on the split", input: all)
   }
@@ -64,7 +66,8 @@ public func fuzzGRPCFraming(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
   }
   fuzzCheck(Array(payload.prefix(reframed.count)) == reframed, "re-framed messages differ from the input", input: all)
   if whole.error == nil {
-    fuzzCheck(reframed.count + whole.pending == payload.count, "bytes lost: \(reframed.count) + \(whole.pending) != \(payload.count)", input: all)
+    fuzzCheck(
+      reframed.count + whole.pending == payload.count, "bytes lost: \(reframed.count) + \(whole.pending) != \(payload.count)", input: all)
   }
 
   do throws(GRPCStatus) {

@@ -104,7 +104,9 @@ private func checkResponses(_ bytes: [UInt8], heads: [HTTPRequestHead], closedBe
     let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
     fuzzCheck(parts.count >= 2, "status line \(statusLine.debugDescription)", input: input)
     fuzzCheck(parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0", "status line version \(parts[0].debugDescription)", input: input)
-    fuzzCheck(parts[1].utf8.count == 3 && parts[1].allSatisfy(\.isASCII) && parts[1].allSatisfy(\.isNumber), "status code \(parts[1].debugDescription)", input: input)
+    fuzzCheck(
+      parts[1].utf8.count == 3 && parts[1].allSatisfy(\.isASCII) && parts[1].allSatisfy(\.isNumber),
+      "status code \(parts[1].debugDescription)", input: input)
     let status = Int(parts[1]) ?? 0
     fuzzCheck((100...599).contains(status), "status \(status)", input: input)
     var contentLengths: [Int] = []

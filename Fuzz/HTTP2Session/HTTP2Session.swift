@@ -88,8 +88,9 @@ func clientFrames(_ bytes: [UInt8]) -> ClientView {
   while offset + 9 <= bytes.count {
     let length = Int(bytes[offset]) << 16 | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
     let type = bytes[offset + 3]
-    let stream = (UInt32(bytes[offset + 5]) << 24 | UInt32(bytes[offset + 6]) << 16
-      | UInt32(bytes[offset + 7]) << 8 | UInt32(bytes[offset + 8])) & 0x7FFF_FFFF
+    let stream =
+      (UInt32(bytes[offset + 5]) << 24 | UInt32(bytes[offset + 6]) << 16
+        | UInt32(bytes[offset + 7]) << 8 | UInt32(bytes[offset + 8])) & 0x7FFF_FFFF
     view.referencedStreams.insert(stream)
     if type == 1 { view.openedStreams.insert(stream) }
     // PRIORITY_UPDATE-free: a PUSH_PROMISE's promised id counts as referenced too.
@@ -121,8 +122,9 @@ func checkServerFrames(_ bytes: [UInt8], client: ClientView, input: [UInt8]) {
     let length = Int(bytes[offset]) << 16 | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
     let type = bytes[offset + 3]
     let flags = bytes[offset + 4]
-    let stream = (UInt32(bytes[offset + 5]) << 24 | UInt32(bytes[offset + 6]) << 16
-      | UInt32(bytes[offset + 7]) << 8 | UInt32(bytes[offset + 8])) & 0x7FFF_FFFF
+    let stream =
+      (UInt32(bytes[offset + 5]) << 24 | UInt32(bytes[offset + 6]) << 16
+        | UInt32(bytes[offset + 7]) << 8 | UInt32(bytes[offset + 8])) & 0x7FFF_FFFF
     fuzzCheck(offset + 9 + length <= bytes.count, "the server wrote a partial frame", input: input)
     fuzzCheck(length <= client.maxFrameSize, "frame of \(length) bytes over the peer's maximum", input: input)
     if first {
@@ -160,7 +162,8 @@ func checkServerFrames(_ bytes: [UInt8], client: ClientView, input: [UInt8]) {
     }
     offset += 9 + length
   }
-  fuzzCheck(serverPings == 0 || (serverPings == 1 && sawGoAway), "the server pinged \(serverPings) time(s) without a graceful close", input: input)
+  fuzzCheck(
+    serverPings == 0 || (serverPings == 1 && sawGoAway), "the server pinged \(serverPings) time(s) without a graceful close", input: input)
 }
 
 /// Answers every request: 200, the request's body echoed, a gRPC-like trailer; 413 when oversized.

@@ -2,9 +2,10 @@
 // Augmenter fuzzing — the provider-answer reader (StrictJSONObject) and validator.
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterCore
 import Foundation
 import FuzzSupport
+
+@testable import AugmenterCore
 
 // Input: [status byte][limits byte][body...].
 //
@@ -131,7 +132,8 @@ private func trimmedOWS(_ value: String) -> String {
 /// A syntax error's message: the fixed words and the byte offset, nothing from the body.
 private func checkQuotesNothing(_ message: String, input: [UInt8]) {
   let allowed = Set("abcdefghijklmnopqrstuvwxyzJSON0123456789 \\,()".utf8)
-  fuzzCheck(message.utf8.allSatisfy { allowed.contains($0) }, "syntax error text quotes something: \(message.debugDescription)", input: input)
+  fuzzCheck(
+    message.utf8.allSatisfy { allowed.contains($0) }, "syntax error text quotes something: \(message.debugDescription)", input: input)
 }
 
 /// Letters rotated by 13 and digits by 5: same length, same classes (controls, spaces, non-ASCII kept).

@@ -5,7 +5,7 @@
 import CFuzzDriver
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// Runs libFuzzer (its usual flags and corpus arguments) with `callback` as the target.

@@ -2,8 +2,9 @@
 // Augmenter fuzzing — templates, rule matching and the address ranges rules match on.
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterCore
 import FuzzSupport
+
+@testable import AugmenterCore
 
 // Input: NUL-separated fields: template, method, path, authority, header value, context value,
 // provider value, client address, host pattern, address range, address; missing fields are empty.

@@ -3,7 +3,6 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
-
 import HTTP1
 package import NIOCore
 package import NIOHTTP1

@@ -3,9 +3,9 @@
 //===----------------------------------------------------------------------===//
 
 #if canImport(Glibc)
-import Glibc  // memcmp
+  import Glibc  // memcmp
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// Header names and values that arrive on (nearly) every request, kept as shared `String`s.

@@ -191,7 +191,9 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
       case .wantRead:
         return
       case .closed:
-        self.fail(context: context, .handshakeFailed(TLSError(operation: "SSL_do_handshake", reasons: ["peer sent close_notify during the handshake"])))
+        self.fail(
+          context: context,
+          .handshakeFailed(TLSError(operation: "SSL_do_handshake", reasons: ["peer sent close_notify during the handshake"])))
         return
       case .failed(let error):
         self.fail(context: context, .handshakeFailed(error))

@@ -68,7 +68,8 @@ extension AugmenterConfig {
           "Request bytes (header lists and bodies) held across all open streams of one connection; at least grpc.max_message_bytes + 5."),
         .optionalInteger(
           "max_request_body_bytes", \.http2MaxRequestBodyBytes, default: "grpc.max_message_bytes + 5", example: "65536",
-          "The largest request body one stream may send; a larger one gets RESOURCE_EXHAUSTED (gRPC) or 413 (HTTP mode). At most max_buffered_request_bytes."),
+          "The largest request body one stream may send; a larger one gets RESOURCE_EXHAUSTED (gRPC) or 413 (HTTP mode). At most max_buffered_request_bytes."
+        ),
       ]),
       "HTTP/2 settings and limits, check and admin ports."),
     .section(

@@ -68,7 +68,8 @@ struct ConfigValidator {
 
     check(
       "grpc.max_message_bytes", Self.grpcMessageBytesRange.contains(config.grpcMaxMessageBytes),
-      "must be from \(Self.grpcMessageBytesRange.lowerBound) to \(Self.grpcMessageBytesRange.upperBound), got \(config.grpcMaxMessageBytes)")
+      "must be from \(Self.grpcMessageBytesRange.lowerBound) to \(Self.grpcMessageBytesRange.upperBound), got \(config.grpcMaxMessageBytes)"
+    )
     check(
       "http2.max_concurrent_streams", (1...Self.max31Bit).contains(config.http2MaxConcurrentStreams),
       "must be from 1 to \(Self.max31Bit), got \(config.http2MaxConcurrentStreams)")

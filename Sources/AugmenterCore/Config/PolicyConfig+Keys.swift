@@ -208,7 +208,9 @@ extension PolicyRule {
 extension RuleMatch {
   /// The keys of a rule's `match`. Each takes one value or a list.
   static let fields = ConfigFields<RuleMatch>([
-    ConfigField("authority", type: "host pattern or list", example: "\"*.example.com\"", "The request's host matches one (`*` for a label run).") {
+    ConfigField(
+      "authority", type: "host pattern or list", example: "\"*.example.com\"", "The request's host matches one (`*` for a label run)."
+    ) {
       decoder, node, path, match in
       for item in decoder.stringItems(node, path) {
         if let problem = HostGlob.problem(item.value) {

@@ -188,7 +188,8 @@ extension ConfigDecoder {
       }
       return rules
     default:
-      fail(path, "expected a list of rules, each with a match and one of \(ConfigSchema.outcomes.joined(separator: ", ")); got \(node.kind)")
+      fail(
+        path, "expected a list of rules, each with a match and one of \(ConfigSchema.outcomes.joined(separator: ", ")); got \(node.kind)")
       return []
     }
   }

@@ -89,7 +89,8 @@ extension ConfigValidator {
       if let profile = allow.profile {
         check(
           "\(path).profile", profiles.contains(profile),
-          "unknown profile \"\(profile)\"" + (profiles.isEmpty ? " (no profiles are configured)" : "; known: \(profiles.joined(separator: ", "))"))
+          "unknown profile \"\(profile)\""
+            + (profiles.isEmpty ? " (no profiles are configured)" : "; known: \(profiles.joined(separator: ", "))"))
       }
       validateProviderList(allow.providers, "\(path).providers", providers: providers)
       validateHeaderRules(allow.headers, "\(path).headers", providers: providers)
@@ -103,11 +104,13 @@ extension ConfigValidator {
       if (500...599).contains(deny.status) {
         check(
           "\(path).status", false,
-          "must be a 4xx status, got \(deny.status): a policy decision is never a 5xx (HTTP-mode Envoy reads a 5xx as an error of the check and answers status_on_error instead)")
+          "must be a 4xx status, got \(deny.status): a policy decision is never a 5xx (HTTP-mode Envoy reads a 5xx as an error of the check and answers status_on_error instead)"
+        )
       } else {
         check(
           "\(path).status", ProblemDocument.denyStatuses.contains(deny.status),
-          "expected a 4xx status Envoy knows (\(ProblemDocument.denyStatuses.sorted().map(String.init).joined(separator: ", "))), got \(deny.status)")
+          "expected a 4xx status Envoy knows (\(ProblemDocument.denyStatuses.sorted().map(String.init).joined(separator: ", "))), got \(deny.status)"
+        )
       }
       if let detail = deny.detail { validateTemplate(detail, "\(path).detail", providers: providers, asHeaderValue: false) }
       validateHeaderRules(deny.headers, "\(path).headers", providers: providers, response: true)
@@ -128,7 +131,8 @@ extension ConfigValidator {
     for (index, name) in names.enumerated() {
       check(
         "\(path)[\(index)]", providers.contains(name),
-        "unknown provider \"\(name)\"" + (providers.isEmpty ? " (no providers are configured)" : "; known: \(providers.joined(separator: ", "))"))
+        "unknown provider \"\(name)\""
+          + (providers.isEmpty ? " (no providers are configured)" : "; known: \(providers.joined(separator: ", "))"))
     }
   }
 
@@ -168,7 +172,8 @@ extension ConfigValidator {
     for name in template.providerNames {
       check(
         path, providers.contains(name),
-        "{provider:\(name):...} names an unknown provider" + (providers.isEmpty ? " (no providers are configured)" : "; known: \(providers.joined(separator: ", "))"))
+        "{provider:\(name):...} names an unknown provider"
+          + (providers.isEmpty ? " (no providers are configured)" : "; known: \(providers.joined(separator: ", "))"))
     }
     if asHeaderValue {
       for part in template.literalParts {

@@ -202,7 +202,8 @@ final class CompiledPolicy: Sendable {
           HeaderField(name: "ratelimit-remaining", value: "0"),
           HeaderField(name: "ratelimit-reset", value: String(Self.wholeSeconds(reset))),
         ]
-        let rate = limiter.requestsPerSecond.rounded() == limiter.requestsPerSecond
+        let rate =
+          limiter.requestsPerSecond.rounded() == limiter.requestsPerSecond
           ? String(Int(limiter.requestsPerSecond)) : String(limiter.requestsPerSecond)
         let detail = "Rate limit of \(rate) requests per second (burst \(limiter.burst)) exceeded; retry after \(retrySeconds)s."
         return .deny(problems.answer(status: 429, detail: detail, requestID: request.requestID, headers: headers))
