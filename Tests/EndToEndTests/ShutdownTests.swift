@@ -59,8 +59,8 @@ extension EndToEnd {
         try await eventually("the check port to stop serving new connections", timeout: .seconds(5)) {
           () async -> Bool? in
           guard let client = try? await GRPCTestClient.connect(port: augmenter.checkPort) else { return true }
-          defer { Task { await client.close() } }
           let response = try? await client.unary(path: GRPCPath.check, body: body, timeout: .seconds(2))
+          await client.close()
           return response?.grpcStatus == 0 ? nil : true
         }
         #expect(augmenter.process.isRunning, "the process exited with checks still in flight")

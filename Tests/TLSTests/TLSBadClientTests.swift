@@ -21,101 +21,101 @@ struct TLSBadClientTests {
     arguments: ["GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "OPTIONS * HTTP/1.1\r\n\r\n"]
   )
   func plaintext(request: String) async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let raw = try await RawTestClient.connect(port: server.port)
-    try await raw.send(Array(request.utf8))
-    try await raw.waitClosed()
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.errors.count == 1)
-    #expect(record.errors.first?.isPlaintext == true)
-    #expect(record.errors.first?.description.contains("plaintext") == true)
-    try await server.expectStillServing()
+      let raw = try await RawTestClient.connect(port: server.port)
+      try await raw.send(Array(request.utf8))
+      try await raw.waitClosed()
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.errors.count == 1)
+      #expect(record.errors.first?.isPlaintext == true)
+      #expect(record.errors.first?.description.contains("plaintext") == true)
+      try await server.expectStillServing()
+    }
   }
 
   @Test("garbage bytes: handshakeFailed with OpenSSL's reason, closed")
   func garbage() async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let raw = try await RawTestClient.connect(port: server.port)
-    try await raw.send((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 1) })
-    try await raw.waitClosed()
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.errors.count == 1)
-    let error = try #require(record.errors.first?.handshakeError)
-    #expect(error.operation == "SSL_do_handshake")
-    #expect(!error.reasons.isEmpty)
-    try await server.expectStillServing()
+      let raw = try await RawTestClient.connect(port: server.port)
+      try await raw.send((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 1) })
+      try await raw.waitClosed()
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.errors.count == 1)
+      let error = try #require(record.errors.first?.handshakeError)
+      #expect(error.operation == "SSL_do_handshake")
+      #expect(!error.reasons.isEmpty)
+      try await server.expectStillServing()
+    }
   }
 
   @Test("a partial ClientHello, then silence: closed after the handshake timeout")
   func handshakeTimeout() async throws {
-    let server = try await TestServer.start(handshakeTimeout: .milliseconds(500), context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(handshakeTimeout: .milliseconds(500), context: try Fixtures.serverContext()) { server in
 
-    let raw = try await RawTestClient.connect(port: server.port)
-    // On a loaded machine the timer may fire before these bytes are sent; the outcome is the same.
-    try? await raw.send(partialClientHello)
-    try await raw.waitClosed()
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.errors.count == 1)
-    #expect(record.errors.first?.isTimeout == true)
-    #expect(record.errors.first?.description.contains("500 ms") == true)
-    try await server.expectStillServing()
+      let raw = try await RawTestClient.connect(port: server.port)
+      // On a loaded machine the timer may fire before these bytes are sent; the outcome is the same.
+      try? await raw.send(partialClientHello)
+      try await raw.waitClosed()
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.errors.count == 1)
+      #expect(record.errors.first?.isTimeout == true)
+      #expect(record.errors.first?.description.contains("500 ms") == true)
+      try await server.expectStillServing()
+    }
   }
 
   @Test("EOF in the middle of the handshake: truncated; EOF before any byte: closed quietly")
   func eofDuringHandshake() async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let partial = try await RawTestClient.connect(port: server.port)
-    try await partial.send(partialClientHello)
-    try await eventually("the partial ClientHello to arrive") { server.recorder.all.count == 1 ? true : nil }
-    await partial.close()
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.errors.count == 1)
-    #expect(record.errors.first?.isTruncated == true)
+      let partial = try await RawTestClient.connect(port: server.port)
+      try await partial.send(partialClientHello)
+      try await eventually("the partial ClientHello to arrive") { server.recorder.all.count == 1 ? true : nil }
+      await partial.close()
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.errors.count == 1)
+      #expect(record.errors.first?.isTruncated == true)
 
-    let silent = try await RawTestClient.connect(port: server.port)
-    try await eventually("the silent connection to be accepted") { server.recorder.all.count == 2 ? true : nil }
-    await silent.close()
-    #expect(try await server.recorder.closedConnection(1).errors.isEmpty)
-    try await server.expectStillServing()
+      let silent = try await RawTestClient.connect(port: server.port)
+      try await eventually("the silent connection to be accepted") { server.recorder.all.count == 2 ? true : nil }
+      await silent.close()
+      #expect(try await server.recorder.closedConnection(1).errors.isEmpty)
+      try await server.expectStillServing()
+    }
   }
 
   @Test("EOF in the middle of a record after the handshake: truncated")
   func truncatedRecord() async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let cutter = CiphertextCutter()
-    let client = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration(), cutter: cutter)
-    _ = try await client.handshake()
-    _ = try await server.recorder.handshake(0)
-    cutter.arm(prefix: 10)
-    try? await client.channel.writeAndFlush(ByteBuffer(string: "this record will be cut"))
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.errors.count == 1)
-    #expect(record.errors.first?.isTruncated == true)
-    #expect(record.received == 0)
-    try await server.expectStillServing()
+      let cutter = CiphertextCutter()
+      let client = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration(), cutter: cutter)
+      _ = try await client.handshake()
+      _ = try await server.recorder.handshake(0)
+      cutter.arm(prefix: 10)
+      try? await client.channel.writeAndFlush(ByteBuffer(string: "this record will be cut"))
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.errors.count == 1)
+      #expect(record.errors.first?.isTruncated == true)
+      #expect(record.received == 0)
+      try await server.expectStillServing()
+    }
   }
 
   @Test("EOF between records (no close_notify) is not an error")
   func eofAtRecordBoundary() async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let cutter = CiphertextCutter()
-    let client = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration(), cutter: cutter)
-    _ = try await client.handshake()
-    cutter.arm(prefix: nil)
-    try? await client.channel.writeAndFlush(ByteBuffer(string: "whole record"))
-    let record = try await server.recorder.closedConnection(0)
-    #expect(record.received == 12)
-    #expect(record.errors.isEmpty)
+      let cutter = CiphertextCutter()
+      let client = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration(), cutter: cutter)
+      _ = try await client.handshake()
+      cutter.arm(prefix: nil)
+      try? await client.channel.writeAndFlush(ByteBuffer(string: "whole record"))
+      let record = try await server.recorder.closedConnection(0)
+      #expect(record.received == 12)
+      #expect(record.errors.isEmpty)
+    }
   }
 }

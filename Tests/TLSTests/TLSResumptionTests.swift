@@ -20,45 +20,45 @@ struct TLSResumptionTests {
 
   @Test("a session is resumed (tickets in TLS 1.3, tickets or ids in 1.2)", arguments: ["-tls1_3", "-tls1_2"])
   func resumption(version: String) async throws {
-    let server = try await TestServer.start(context: try Fixtures.serverContext())
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-    let (first, second) = try self.resume(server: server, arguments: [version])
-    let expectedVersion = version == "-tls1_3" ? "TLSv1.3" : "TLSv1.2"
-    #expect(first.contains("New, \(expectedVersion)"), "\(first)")
-    #expect(second.contains("Reused, \(expectedVersion)"), "\(second)")
+      let (first, second) = try self.resume(server: server, arguments: [version])
+      let expectedVersion = version == "-tls1_3" ? "TLSv1.3" : "TLSv1.2"
+      #expect(first.contains("New, \(expectedVersion)"), "\(first)")
+      #expect(second.contains("Reused, \(expectedVersion)"), "\(second)")
 
-    let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
-      let all = server.recorder.all
-      return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
+      let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
+        let all = server.recorder.all
+        return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
+      }
+      #expect(records[0].handshake?.sessionReused == false)
+      #expect(records[1].handshake?.sessionReused == true)
+      #expect(records[1].handshake?.protocolVersion == expectedVersion)
+      #expect(records.allSatisfy { $0.errors.isEmpty })
     }
-    #expect(records[0].handshake?.sessionReused == false)
-    #expect(records[1].handshake?.sessionReused == true)
-    #expect(records[1].handshake?.protocolVersion == expectedVersion)
-    #expect(records.allSatisfy { $0.errors.isEmpty })
   }
 
   @Test("resumption works with client verification and keeps the verified identity")
   func resumptionWithClientCertificate() async throws {
-    let server = try await TestServer.start(
+    try await TestServer.with(
       context: try Fixtures.serverContext(clientCA: true, requireClientCertificate: true)
-    )
-    defer { Task { await server.stop() } }
+    ) { server in
 
-    let identity = Fixtures.clientWithURI
-    let (first, second) = try self.resume(
-      server: server,
-      arguments: ["-cert", identity.certificatePath, "-key", identity.keyPath]
-    )
-    #expect(first.contains("New, TLSv1.3"), "\(first)")
-    #expect(second.contains("Reused, TLSv1.3"), "\(second)")
+      let identity = Fixtures.clientWithURI
+      let (first, second) = try self.resume(
+        server: server,
+        arguments: ["-cert", identity.certificatePath, "-key", identity.keyPath]
+      )
+      #expect(first.contains("New, TLSv1.3"), "\(first)")
+      #expect(second.contains("Reused, TLSv1.3"), "\(second)")
 
-    let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
-      let all = server.recorder.all
-      return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
+      let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
+        let all = server.recorder.all
+        return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
+      }
+      #expect(records[1].handshake?.sessionReused == true)
+      #expect(records[0].handshake?.peerIdentity == "spiffe://cluster.local/ns/edge/sa/envoy")
+      #expect(records[1].handshake?.peerIdentity == "spiffe://cluster.local/ns/edge/sa/envoy")
     }
-    #expect(records[1].handshake?.sessionReused == true)
-    #expect(records[0].handshake?.peerIdentity == "spiffe://cluster.local/ns/edge/sa/envoy")
-    #expect(records[1].handshake?.peerIdentity == "spiffe://cluster.local/ns/edge/sa/envoy")
   }
 }

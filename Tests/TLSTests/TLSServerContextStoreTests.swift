@@ -159,31 +159,31 @@ struct TLSServerContextStoreTests {
     var volume = try SecretVolume()
     try volume.publish(certificate: Fixtures.server.certificatePath, key: Fixtures.server.keyPath)
     let store = try TLSServerContextStore(configuration: volume.configuration())
-    let server = try await TestServer.start { store.current }
-    defer { Task { await server.stop() } }
+    try await TestServer.with(context: { store.current }) { server in
 
-    let before = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration())
-    _ = try await before.handshake()
-    #expect(try await before.peerCertificateSerial() == Fixtures.server.serial)
+      let before = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration())
+      _ = try await before.handshake()
+      #expect(try await before.peerCertificateSerial() == Fixtures.server.serial)
 
-    try volume.publish(certificate: second.certificatePath, key: second.keyPath)
-    #expect(store.reloadIfChanged().reloaded != nil)
+      try volume.publish(certificate: second.certificatePath, key: second.keyPath)
+      #expect(store.reloadIfChanged().reloaded != nil)
 
-    let after = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration())
-    _ = try await after.handshake()
-    #expect(try await after.peerCertificateSerial() == second.serial)
-    try await after.expectEcho(ByteBuffer(string: "new"))
+      let after = try await TLSTestClient.connect(port: server.port, configuration: Fixtures.clientConfiguration())
+      _ = try await after.handshake()
+      #expect(try await after.peerCertificateSerial() == second.serial)
+      try await after.expectEcho(ByteBuffer(string: "new"))
 
-    try await before.expectEcho(ByteBuffer(string: "old connection still works"))
-    await before.close()
-    await after.close()
+      try await before.expectEcho(ByteBuffer(string: "old connection still works"))
+      await before.close()
+      await after.close()
 
-    // The same seen from openssl s_client.
-    let output = try sClient(port: server.port, arguments: ["-showcerts"])
-    #expect(output.contains("Verify return code: 0 (ok)"), "\(output)")
-    let pem = try String(contentsOfFile: second.certificatePath, encoding: .utf8)
-    let body = pem.split(separator: "\n").dropFirst().prefix(3).joined(separator: "\n")
-    #expect(output.contains(body))
+      // The same seen from openssl s_client.
+      let output = try sClient(port: server.port, arguments: ["-showcerts"])
+      #expect(output.contains("Verify return code: 0 (ok)"), "\(output)")
+      let pem = try String(contentsOfFile: second.certificatePath, encoding: .utf8)
+      let body = pem.split(separator: "\n").dropFirst().prefix(3).joined(separator: "\n")
+      #expect(output.contains(body))
+    }
   }
 }
 

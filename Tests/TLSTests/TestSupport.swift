@@ -270,6 +270,33 @@ final class TestServer: Sendable {
     try? await self.channel.close()
   }
 
+  /// Runs `body` with a started server and stops the server before returning, whether `body`
+  /// returned or threw: the port is closed before the next test starts.
+  static func with<T>(
+    handshakeTimeout: TimeAmount = .seconds(10),
+    context: @escaping @Sendable () -> TLSServerContext,
+    _ body: (TestServer) async throws -> T
+  ) async throws -> T {
+    let server = try await Self.start(handshakeTimeout: handshakeTimeout, context: context)
+    do {
+      let result = try await body(server)
+      await server.stop()
+      return result
+    } catch {
+      await server.stop()
+      throw error
+    }
+  }
+
+  /// `with(handshakeTimeout:context:_:)` with one fixed context.
+  static func with<T>(
+    handshakeTimeout: TimeAmount = .seconds(10),
+    context: TLSServerContext,
+    _ body: (TestServer) async throws -> T
+  ) async throws -> T {
+    try await Self.with(handshakeTimeout: handshakeTimeout, context: { context }, body)
+  }
+
   /// Proves the server still serves: a fresh client completes a handshake and gets an echo.
   func expectStillServing(identity: TestIdentity? = nil) async throws {
     let before = self.recorder.all.count
