@@ -311,6 +311,31 @@ let package = Package(
   ]
 )
 
+// AUGMENTER_ONLY=<target>[,<target>...] keeps only the named targets and the package's own targets
+// they depend on: a sanitizer build of the concurrent core (scripts/test's TSan step,
+// `AUGMENTER_ONLY=AugmenterCoreTests swift test --sanitize=thread`) then compiles AugmenterCore,
+// Yams and swift-log, not the whole graph.
+if let only = Context.environment["AUGMENTER_ONLY"], !only.isEmpty {
+  var keep = Set(only.split(separator: ",").map { String($0) })
+  var grew = true
+  while grew {
+    grew = false
+    for target in package.targets where keep.contains(target.name) {
+      for dependency in target.dependencies {
+        var name: String?
+        switch dependency {
+        case .targetItem(let target, _): name = target
+        case .byNameItem(let target, _): name = target
+        default: break
+        }
+        if let name, package.targets.contains(where: { $0.name == name }), keep.insert(name).inserted { grew = true }
+      }
+    }
+  }
+  package.products = []
+  package.targets.removeAll { !keep.contains($0.name) }
+}
+
 // libFuzzer targets (Fuzz/<Name>/, seeds in Fuzz/Corpus/<Name>/), declared only when AUGMENTER_FUZZ=1
 // so that `swift build`, `swift test` and the shipped `augmenter` product never see them: they are
 // built by scripts/fuzz alone, with `-sanitize=fuzzer,address -enable-testing` in .build-fuzz.

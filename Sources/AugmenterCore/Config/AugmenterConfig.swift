@@ -17,53 +17,56 @@ public enum RedirectPolicy: String, Sendable, Hashable, CaseIterable {
 }
 
 /// The service configuration (DESIGN.md, "Stable interface").
+///
+/// Each default is stated once, as the initializer's argument; `docs/configuration.md` (generated
+/// from the key tables) lists them with every key.
 public struct AugmenterConfig: Sendable, Hashable {
-  /// Where checks are served (key `listen`, default `0.0.0.0:9191`).
+  /// Where checks are served (key `listen`).
   public var listen: ListenAddress
-  /// Where the admin endpoints are served (key `admin_listen`, default `0.0.0.0:9901`).
+  /// Where the admin endpoints are served (key `admin_listen`).
   public var adminListen: ListenAddress
-  /// The header providers, in configuration order (default none).
+  /// The header providers, in configuration order.
   public var providers: [ProviderConfig]
   /// Static headers added on every allow, in file order, names lower-cased (key `headers`).
   public var headers: [HeaderField]
-  /// What a check gets when a required provider is unusable (key `on_unavailable`, default deny).
+  /// What a check gets when a required provider is unusable (key `on_unavailable`).
   public var onUnavailable: UnavailablePolicy
-  /// The largest gRPC message accepted (key `grpc.max_message_bytes`, default 4 MiB).
+  /// The largest gRPC message accepted (key `grpc.max_message_bytes`).
   public var grpcMaxMessageBytes: Int
-  /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (key `http2.max_concurrent_streams`, default 1024).
+  /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (key `http2.max_concurrent_streams`).
   public var http2MaxConcurrentStreams: Int
-  /// HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE (key `http2.initial_window_size`, default 1 MiB).
+  /// HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE (key `http2.initial_window_size`).
   public var http2InitialWindowSize: Int
   /// How long in-flight checks may take to finish on shutdown (key `shutdown_grace_period`, 10s).
   public var shutdownGracePeriod: Duration
   /// An HTTP/1.1 connection silent this long is closed, e.g. a client that sent half a request
-  /// and stopped (key `idle_timeout`, default 60s). HTTP/2 connections have `http2IdleTimeout`.
+  /// and stopped (key `idle_timeout`). HTTP/2 connections have `http2IdleTimeout`.
   public var idleTimeout: Duration
   /// Connections each listener (check, admin) holds at most; past it, new connections wait in
-  /// the kernel's backlog until one closes (key `max_connections`, default 4096).
+  /// the kernel's backlog until one closes (key `max_connections`).
   public var maxConnections: Int
   /// After SIGTERM, how long the listeners keep accepting and answering while readiness and
   /// gRPC health already report NOT_SERVING, so health checks and endpoint removal move traffic
-  /// away before any connection gets GOAWAY (key `drain_delay`, default 5s).
+  /// away before any connection gets GOAWAY (key `drain_delay`).
   public var drainDelay: Duration
   /// How long an HTTP/1.1 request head may take from its first byte to its last (key
-  /// `http1.request_head_timeout`, default 10s): a client sending its head byte by byte is closed.
+  /// `http1.request_head_timeout`): a client sending its head byte by byte is closed.
   public var http1RequestHeadTimeout: Duration
   /// How long the rest of an HTTP/1.1 request body may take once its head arrived (key
-  /// `http1.request_body_timeout`, default 30s).
+  /// `http1.request_body_timeout`).
   public var http1RequestBodyTimeout: Duration
   /// HTTP/1.1 requests received but not yet answered on one connection (pipelining); past it the
-  /// connection stops reading until answers leave (key `http1.max_pipelined_requests`, default 16).
+  /// connection stops reading until answers leave (key `http1.max_pipelined_requests`).
   public var http1MaxPipelinedRequests: Int
   /// An HTTP/2 connection with no open stream and no frame received for this long is closed with
-  /// GOAWAY (key `http2.idle_timeout`, default 1h, Envoy's own default for its connections).
+  /// GOAWAY (key `http2.idle_timeout`).
   public var http2IdleTimeout: Duration
   /// Control frames (SETTINGS and PING acknowledgements, RST_STREAM) queued for a peer that does
   /// not read them; past it the connection gets GOAWAY ENHANCE_YOUR_CALM and is closed (key
-  /// `http2.max_outbound_control_frames`, default 1000, Envoy's `max_outbound_control_frames`).
+  /// `http2.max_outbound_control_frames`, as Envoy's `max_outbound_control_frames`).
   public var http2MaxOutboundControlFrames: Int
   /// Request bytes buffered across all open streams of one HTTP/2 connection (key
-  /// `http2.max_buffered_request_bytes`, default 8 MiB); at least `grpc.max_message_bytes` + 5.
+  /// `http2.max_buffered_request_bytes`); at least `grpc.max_message_bytes` + 5.
   public var http2MaxBufferedRequestBytes: Int
   /// The largest HTTP/1.1 request body an HTTP-mode check accepts; a larger one gets 413 and the
   /// connection closes (key `http1.max_request_body_bytes`; unset: `grpc.max_message_bytes`).
@@ -74,7 +77,7 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// `grpc.max_message_bytes` + 5, one largest message and its prefix). `http2RequestBodyLimit`
   /// is the value in force.
   public var http2MaxRequestBodyBytes: Int?
-  /// The swift-log level name: trace, debug, info, notice, warning, error, critical (default info).
+  /// The swift-log level name: trace, debug, info, notice, warning, error, critical.
   public var logLevel: String
   /// TLS on the check port (key `tls`); `nil`: plaintext (h2c and HTTP/1.1).
   public var tls: ListenerTLSConfig?
@@ -86,7 +89,7 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// Top-level headers written as mappings (`{template: ...}`, `{value: ..., action: ...}`,
   /// `{action: remove}`); plain `name: value` entries stay in `headers`. Both apply on every allow.
   public var headerRules: [HeaderRule]
-  /// Where the client address comes from (key `client_address`, default the peer).
+  /// Where the client address comes from (key `client_address`).
   public var clientAddress: ClientAddressSource
   /// Named provider and header sets rules select (key `profiles`).
   public var profiles: [ProfileConfig]
