@@ -156,7 +156,8 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // Test-only: what several test targets share (in-memory HTTP/2 pairs, clocks, configurations).
+    // Test-only: what several test targets share (in-memory HTTP/2 pairs, the manual clock,
+    // configurations, polling, subprocesses, free ports, the repository root).
     .target(
       name: "TestSupport",
       dependencies: [
@@ -236,7 +237,7 @@ let package = Package(
     ),
     .testTarget(
       name: "AugmenterCoreTests",
-      dependencies: ["AugmenterCore"],
+      dependencies: ["AugmenterCore", "TestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -263,7 +264,7 @@ let package = Package(
     .testTarget(
       name: "TLSTests",
       dependencies: [
-        "TLS", "TestCertificates",
+        "TLS", "TestCertificates", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -280,7 +281,7 @@ let package = Package(
     .testTarget(
       name: "AllocationTests",
       dependencies: [
-        "CAllocationCounter", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP2", "EnvoyAPI",
+        "CAllocationCounter", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP2", "EnvoyAPI", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -291,12 +292,15 @@ let package = Package(
     ),
     .testTarget(
       name: "DeploymentTests",
+      dependencies: ["AugmenterCore", "TestSupport", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "EndToEndTests",
       dependencies: [
-        "EnvoyAPI", "AugmenterCore", "TestCertificates",
+        "EnvoyAPI", "AugmenterCore", "TestCertificates", "TestSupport",
+        // ConnectionTracker only (the in-process test servers close what they accepted).
+        "AugmenterServer",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOHPACK", package: "swift-nio-http2"),

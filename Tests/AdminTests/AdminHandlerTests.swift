@@ -10,10 +10,10 @@ import Testing
 import TestSupport
 
 @Suite struct AdminHandlerTests {
-  private func connection(draining: Bool = false) throws -> (EmbeddedHTTP1Connection, ProviderRegistry, SetClock) {
+  private func connection(draining: Bool = false) throws -> (EmbeddedHTTP1Connection, ProviderRegistry, ManualClock) {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     let state = AdminState(registry: registry, clock: clock, isDraining: { draining })
     return (try EmbeddedHTTP1Connection(AdminHandler(state: state)), registry, clock)
   }

@@ -47,7 +47,7 @@ final class Flag: @unchecked Sendable {
   @Test func readyzFollowsProvidersAndDraining() throws {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     let draining = Flag()
     let admin = AdminState(registry: registry, clock: clock, isDraining: { draining.value })
     var (status, _, body) = admin.respond(method: .GET, uri: "/readyz")
@@ -69,7 +69,7 @@ final class Flag: @unchecked Sendable {
   @Test func statusShowsDigestButNeverValues() throws {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     _ = registry.states[0].publish([HeaderField(name: "authorization", value: "Bearer super-secret")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     let admin = AdminState(registry: registry, clock: clock, isDraining: { false })
     let (status, contentType, body) = admin.respond(method: .GET, uri: "/status")
@@ -86,7 +86,7 @@ final class Flag: @unchecked Sendable {
 
   @Test func unknownPathAndMethod() throws {
     let config = try makeConfig()
-    let admin = AdminState(registry: ProviderRegistry(config: config), clock: SetClock(), isDraining: { false })
+    let admin = AdminState(registry: ProviderRegistry(config: config), clock: ManualClock(), isDraining: { false })
     #expect(admin.respond(method: .GET, uri: "/nope").0 == .notFound)
     #expect(admin.respond(method: .POST, uri: "/healthz").0 == .methodNotAllowed)
     #expect(admin.respond(method: .GET, uri: "/healthz?x=1").0 == .ok)

@@ -14,6 +14,7 @@ import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 import SwiftProtobuf
+import TestSupport
 import Testing
 
 /// The budget: allocations per Check in steady state, through our HTTP/2 handler (nghttp2 in,
@@ -28,13 +29,6 @@ enum AllocationBudget {
   static let grpcCheck = 9
   /// The HTTP/2 session, connection handler and gRPC router alone (a method with a fixed reply).
   static let transport = 7
-}
-
-/// A clock that never moves and never allocates.
-struct FrozenClock: AugmenterClock {
-  func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: 5_000_000_000) }
-  func wallNow() -> Date { Date(timeIntervalSince1970: 1_800_000_000) }
-  func sleep(until deadline: MonotonicInstant) async throws { try await Task.sleep(for: .seconds(3600)) }
 }
 
 @Suite struct CheckAllocationTests {
@@ -78,7 +72,7 @@ struct FrozenClock: AugmenterClock {
       environment: [:]
     )
     let registry = ProviderRegistry(config: config)
-    let clock = FrozenClock()
+    let clock = ManualClock()  // never advanced: frozen
     _ = registry.states[0].publish(
       [HeaderField(name: "authorization", value: "Bearer injected"), HeaderField(name: "x-tenant", value: "acme")],
       fetchedAt: clock.now(),

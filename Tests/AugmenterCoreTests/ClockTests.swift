@@ -1,6 +1,7 @@
 // Monotonic instants and the system clock.
 
 import AugmenterCore
+import TestSupport
 import Testing
 
 @Suite("Clock")

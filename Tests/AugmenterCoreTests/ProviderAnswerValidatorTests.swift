@@ -1,6 +1,7 @@
 // Provider answers: accepted whole or refused whole, with messages that never hold a value.
 
 import AugmenterCore
+import TestSupport
 import Testing
 
 @Suite("Provider answer validation")

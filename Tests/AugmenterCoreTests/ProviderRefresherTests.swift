@@ -4,6 +4,7 @@
 import AugmenterCore
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 /// A refresher over a scripted fetcher and a manual clock.

@@ -67,7 +67,7 @@ private final class FakeSocket: ChannelOutboundHandler {
   ) throws -> (EmbeddedChannel, FakeSocket) {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     let adminState = AdminState(registry: registry, clock: clock, isDraining: { false })
     let pipelines = ConnectionPipelines(
       http2Settings: HTTP2Settings(maxConcurrentStreams: 10, maxRequestBodyBytes: 1024),

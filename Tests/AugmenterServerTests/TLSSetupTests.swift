@@ -76,7 +76,7 @@ import TestSupport
       """)
     let registry = ProviderRegistry(config: config)
     let decider = Decider(config: config, registry: registry)
-    let check = ExtAuthzCheckService(decider: decider, clock: SetClock())
+    let check = ExtAuthzCheckService(decider: decider, clock: ManualClock())
     let router = GRPCRouter(
       methods: [ExtAuthzCheckService.path: .unary { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) }],
       maxMessageBytes: 1 << 20)
@@ -106,7 +106,7 @@ import TestSupport
     #expect(try respond("spiffe://test/ns/other/sa/envoy").deniedResponse.status.code.rawValue == 403)
     #expect(try respond(nil).deniedResponse.status.code.rawValue == 403)
 
-    let http = HTTPModeCheckService(decider: decider, clock: SetClock())
+    let http = HTTPModeCheckService(decider: decider, clock: ManualClock())
     let answer = http.check(
       method: "GET", path: "/", authority: "api.example", scheme: "https", header: { _ in nil },
       peerIdentity: "spiffe://test/ns/edge/sa/envoy")

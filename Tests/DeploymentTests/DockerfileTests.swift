@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Issue 3, item 6: Docker cannot run here, so the Dockerfile's invariants are checked by parsing

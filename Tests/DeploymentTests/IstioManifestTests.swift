@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Issue 3, item 5 (a) and (b): the Istio objects kubernetes-validate has no schema for are checked
@@ -42,7 +43,7 @@ struct IstioManifestTests {
       let settings = provider.settings
       #expect(settings["service"]?.string == host, "\(name): service must be the rendered Service \(host)")
       #expect(settings["port"]?.int == grpcPort, "\(name): port must be the Service's appProtocol grpc port \(grpcPort)")
-      let timeout = settings["timeout"]?.string.flatMap(DurationText.seconds)
+      let timeout = settings["timeout"]?.string.flatMap(durationSeconds)
       #expect(
         timeout.map { $0 > 0 && $0 <= 1 } == true,
         "\(name): set a short timeout (Istio's default is 600s), got \(String(describing: settings["timeout"]))")

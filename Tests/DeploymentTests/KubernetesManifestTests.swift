@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Issue 3, item 5: the kustomize base and both Istio overlays render, every core Kubernetes object
@@ -177,8 +178,8 @@ struct KubernetesManifestTests {
 
     // The pod's grace period covers Augmenter's own drain: drain_delay (still serving while
     // NOT_SERVING) plus shutdown_grace_period (in-flight checks after GOAWAY), and any preStop.
-    let grace = try #require(DurationText.seconds(config["shutdown_grace_period"]?.string ?? "10s"))
-    let drainDelay = try #require(DurationText.seconds(config["drain_delay"]?.string ?? "5s"))
+    let grace = try #require(durationSeconds(config["shutdown_grace_period"]?.string ?? "10s"))
+    let drainDelay = try #require(durationSeconds(config["drain_delay"]?.string ?? "5s"))
     let preStop = Self.preStopSeconds(container)
     let termination = Double(pod["terminationGracePeriodSeconds"]?.int ?? 30)
     #expect(

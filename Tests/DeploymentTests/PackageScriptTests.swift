@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -64,7 +65,7 @@ struct PackageScriptTests {
     defer { if !keepScratch { try? FileManager.default.removeItem(at: scratch) } }
     try #"{"x-tenant": "acme"}"#.write(to: providerRoot.appendingPathComponent("headers"), atomically: true, encoding: .utf8)
 
-    let ports = try FreePorts.take(3)
+    let ports = try FreePort.take(3)
     let (checkPort, adminPort, providerPort) = (ports[0], ports[1], ports[2])
     let provider = try BackgroundProcess(
       name: "provider", executable: try Tools.python(),
@@ -165,13 +166,10 @@ struct PackageScriptTests {
 
   /// Polls `probe` every 100 ms for up to 30 s; fails early if the server exited.
   static func eventually(_ what: String, server: BackgroundProcess, _ probe: () async throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: .seconds(30))
-    while clock.now < deadline {
-      if try await probe() { return }
+    try await TestSupport.eventually(what, timeout: .seconds(30), retryingErrors: false) { () -> Void? in
+      if try await probe() { return () }
       if !server.isRunning { throw TestFailure("\(server.name) exited while waiting until \(what)") }
-      try await Task.sleep(for: .milliseconds(100))
+      return nil
     }
-    throw TestFailure("timed out after 30s waiting until \(what)")
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// How Envoy asks Augmenter for a decision: one bootstrap of `envoy/` per mode, started as shipped
@@ -182,7 +183,7 @@ enum EnvoyStats {
   static func fetch(adminPort: Int, filter: String) async throws -> [String: Int] {
     let query = filter.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filter
     let response = try await HTTP1Client.get(port: adminPort, path: "/stats?filter=\(query)")
-    guard response.status == 200 else { throw HarnessError("Envoy /stats: \(response)") }
+    guard response.status == 200 else { throw TestFailure("Envoy /stats: \(response)") }
     var stats: [String: Int] = [:]
     for line in response.text.split(separator: "\n") {
       let parts = line.split(separator: ":", maxSplits: 1)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ private final class NonReadingClient: @unchecked Sendable {
 
   init(port: Int) throws {
     fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+    guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
     var small: Int32 = 4096
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
@@ -24,7 +25,7 @@ private final class NonReadingClient: @unchecked Sendable {
     }
     guard result == 0 else {
       Glibc.close(fd)
-      throw HarnessError("connect to \(port): \(errno)")
+      throw TestFailure("connect to \(port): \(errno)")
     }
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
   }

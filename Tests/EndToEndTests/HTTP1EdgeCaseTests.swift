@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Malformed input for ``EndToEnd/HTTP1EdgeCases/garbageGets400AndClose(_:)``.
@@ -235,7 +236,7 @@ extension EndToEnd {
     private static func openDescriptors(_ augmenter: AugmenterProcess) throws -> Int {
       let directory = "/proc/\(augmenter.process.pid)/fd"
       guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-        throw HarnessError("cannot list \(directory) (Linux /proc needed)")
+        throw TestFailure("cannot list \(directory) (Linux /proc needed)")
       }
       return entries.count
     }

@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -32,12 +33,12 @@ extension EndToEnd {
     /// The `health_flags` of the augmenter cluster's host in Envoy admin `/clusters`.
     private static func healthFlags(_ envoy: EnvoyProcess) async throws -> String {
       let response = try await HTTP1Client.get(port: envoy.adminPort, path: "/clusters")
-      guard response.status == 200 else { throw HarnessError("Envoy /clusters: \(response)") }
+      guard response.status == 200 else { throw TestFailure("Envoy /clusters: \(response)") }
       let lines = response.text.split(separator: "\n").filter {
         $0.hasPrefix("augmenter::") && $0.contains("::health_flags::")
       }
       guard lines.count == 1, let flags = lines[0].components(separatedBy: "::health_flags::").last else {
-        throw HarnessError("expected one augmenter host health_flags line in /clusters, got \(lines)")
+        throw TestFailure("expected one augmenter host health_flags line in /clusters, got \(lines)")
       }
       return flags
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The README "Recipes": each seed filter's behaviour as a few lines of Augmenter configuration.
@@ -290,7 +291,7 @@ extension EndToEnd {
   struct PolicyRecipeDocs {
     @Test("every recipe is in the README verbatim and passes augmenter validate")
     func recipesAreDocumentedAndValid() async throws {
-      let readme = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+      let readme = try String(contentsOf: Repository.url("README.md"), encoding: .utf8)
       try await withTestScope { scope in
         for (name, recipe) in PolicyRecipe.all {
           #expect(readme.contains(recipe), "README.md lacks the \(name) recipe verbatim:\n\(recipe)")

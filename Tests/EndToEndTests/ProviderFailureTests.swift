@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import TestSupport
 import Testing
 
 /// How a provider fails in ``EndToEnd/ProviderFailures``.

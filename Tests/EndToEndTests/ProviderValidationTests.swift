@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A provider answer with one invalid entry (the rest valid and different from the current set).

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import TestSupport
 import Testing
 
 /// What a misbehaving client sends to a TLS port, for ``EndToEnd/TLSBadClients``.
@@ -130,7 +131,7 @@ final class RawBelowTLSClient: Sendable {
       throw error
     }
     let timeout = eventLoop.scheduleTask(in: .seconds(10)) {
-      handshake.fail(HarnessError("no TLS handshake within 10 s"))
+      handshake.fail(TestFailure("no TLS handshake within 10 s"))
     }
     defer { timeout.cancel() }
     let negotiated: String?
@@ -200,7 +201,7 @@ private final class HandshakeWatcher: ChannelInboundHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    promise.fail(HarnessError("the connection closed before the TLS handshake completed"))
+    promise.fail(TestFailure("the connection closed before the TLS handshake completed"))
     context.fireChannelInactive()
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TestCertificates
+import TestSupport
 import Testing
 
 extension EndToEnd {
@@ -72,10 +73,10 @@ extension EndToEnd {
         // so the handshakes above agreed on h2; openssl shows the same choice.
         let alpn = try await OpenSSLCLI.sClient(
           port: stack.tls.augmenter.checkPort, servername: TestTLS.augmenterServerName,
-          extra: ["-alpn", "h2", "-CAfile", stack.tls.pki.caPath], scope: scope)
+          extra: ["-alpn", "h2", "-CAfile", stack.tls.pki.caPath])
         #expect(alpn.status == 0, "\(alpn)")
-        #expect(alpn.output.contains("ALPN protocol: h2"), "\(alpn)")
-        #expect(alpn.output.contains("Verify return code: 0 (ok)"), "\(alpn)")
+        #expect(alpn.stdout.contains("ALPN protocol: h2"), "\(alpn)")
+        #expect(alpn.stdout.contains("Verify return code: 0 (ok)"), "\(alpn)")
       }
     }
 

@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import TestCertificates
+import TestSupport
 import Testing
 
 extension EndToEnd {

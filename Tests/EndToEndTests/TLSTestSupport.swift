@@ -2,6 +2,7 @@ import EnvoyAPI
 import Foundation
 import NIOSSL
 import TestCertificates
+import TestSupport
 import Testing
 
 /// Provider (plain http) + Augmenter with TLS on its check port, certificates from a fresh test PKI.

@@ -1,5 +1,6 @@
 import Foundation
 import TestCertificates
+import TestSupport
 import Testing
 
 extension EndToEnd {

@@ -479,7 +479,7 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
     // The service answers each exactly as the decode does: INVALID_ARGUMENT with its reason, or
     // a decision.
     let config = try makeConfig(onUnavailable: .allow)
-    let service = ExtAuthzCheckService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: SetClock())
+    let service = ExtAuthzCheckService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: ManualClock())
     for (name, bytes) in cases {
       let expected = decodedAttributes(bytes, readingHeaders: false)
       do throws(GRPCStatus) {
@@ -510,7 +510,7 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
 
   @Test func serviceAnswersMalformedRequestsWithTheDecodersReason() throws {
     let config = try makeConfig(onUnavailable: .allow)
-    let service = ExtAuthzCheckService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: SetClock())
+    let service = ExtAuthzCheckService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: ManualClock())
     var rng = SplitMix64(state: 7)
     for seed in UInt64(30_001)...30_150 {
       var generator = RawRequestGenerator(seed: seed, invalidUTF8: 0.03)

@@ -25,14 +25,14 @@ import TestSupport
     return ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
   }
 
-  private func service(_ config: AugmenterConfig, registry: ProviderRegistry, clock: SetClock) -> ExtAuthzCheckService {
+  private func service(_ config: AugmenterConfig, registry: ProviderRegistry, clock: ManualClock) -> ExtAuthzCheckService {
     ExtAuthzCheckService(decider: Decider(config: config, registry: registry), clock: clock)
   }
 
   @Test func allowCarriesProviderAndStaticHeadersAsOverwrites() throws {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     _ = registry.states[0].publish(
       [HeaderField(name: "authorization", value: "Bearer t"), HeaderField(name: "x-static", value: "from-provider")],
       fetchedAt: clock.now(),
@@ -53,7 +53,7 @@ import TestSupport
 
   @Test func unavailableProviderWithDenyGives503ProblemJSON() throws {
     let config = try makeConfig(onUnavailable: .deny)
-    let clock = SetClock()
+    let clock = ManualClock()
     let bytes = try self.service(config, registry: ProviderRegistry(config: config), clock: clock)
       .check(try self.checkRequest())
     let response = try Envoy_Service_Auth_V3_CheckResponse(serializedBytes: bytes)
@@ -75,7 +75,7 @@ import TestSupport
   @Test func staleHeadersStopAtTTLPlusMaxStale() throws {
     let config = try makeConfig(onUnavailable: .allow)
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     _ = registry.states[0].publish([HeaderField(name: "x-token", value: "t")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     let service = self.service(config, registry: registry, clock: clock)
     func keys() throws -> [String] {
@@ -99,7 +99,7 @@ import TestSupport
 
   @Test func garbageIsInvalidArgumentNamingTheMessageType() throws {
     let config = try makeConfig()
-    let service = self.service(config, registry: ProviderRegistry(config: config), clock: SetClock())
+    let service = self.service(config, registry: ProviderRegistry(config: config), clock: ManualClock())
     #expect {
       try service.check(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF]))
     } throws: { error in
@@ -118,7 +118,7 @@ private func policyServices(
 ) throws -> (grpc: ExtAuthzCheckService, http: HTTPModeCheckService) {
   let config = try ConfigLoader.parse(yaml, environment: [:])
   let registry = ProviderRegistry(config: config)
-  let clock = SetClock()
+  let clock = ManualClock()
   if let published {
     _ = registry.states[0].publish(published, fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
   }

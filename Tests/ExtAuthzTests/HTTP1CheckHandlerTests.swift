@@ -16,7 +16,7 @@ import TestSupport
   private func connection() throws -> EmbeddedHTTP1Connection {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
-    let clock = SetClock()
+    let clock = ManualClock()
     _ = registry.states[0].publish(
       [HeaderField(name: "authorization", value: "Bearer t")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     let service = HTTPModeCheckService(decider: Decider(config: config, registry: registry), clock: clock)

@@ -7,6 +7,7 @@ import NIOCore
 import NIOSSL
 import TLS
 import TestCertificates
+import TestSupport
 import Testing
 
 /// The first bytes of a ClientHello record that announces 200 bytes and delivers 11.
@@ -72,14 +73,14 @@ struct TLSBadClientTests {
 
       let partial = try await RawTestClient.connect(port: server.port)
       try await partial.send(partialClientHello)
-      try await eventually("the partial ClientHello to arrive") { server.recorder.all.count == 1 ? true : nil }
+      try await eventually("the partial ClientHello to arrive", every: .milliseconds(5)) { server.recorder.all.count == 1 ? true : nil }
       await partial.close()
       let record = try await server.recorder.closedConnection(0)
       #expect(record.errors.count == 1)
       #expect(record.errors.first?.isTruncated == true)
 
       let silent = try await RawTestClient.connect(port: server.port)
-      try await eventually("the silent connection to be accepted") { server.recorder.all.count == 2 ? true : nil }
+      try await eventually("the silent connection to be accepted", every: .milliseconds(5)) { server.recorder.all.count == 2 ? true : nil }
       await silent.close()
       #expect(try await server.recorder.closedConnection(1).errors.isEmpty)
       try await server.expectStillServing()

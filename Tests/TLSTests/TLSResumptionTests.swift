@@ -6,6 +6,7 @@
 import Foundation
 import TLS
 import TestCertificates
+import TestSupport
 import Testing
 
 @Suite("TLSServerHandler: session resumption")
@@ -27,7 +28,7 @@ struct TLSResumptionTests {
       #expect(first.contains("New, \(expectedVersion)"), "\(first)")
       #expect(second.contains("Reused, \(expectedVersion)"), "\(second)")
 
-      let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
+      let records = try await eventually("two closed connections", every: .milliseconds(5)) { () -> [ServerConnectionRecord]? in
         let all = server.recorder.all
         return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
       }
@@ -52,7 +53,7 @@ struct TLSResumptionTests {
       #expect(first.contains("New, TLSv1.3"), "\(first)")
       #expect(second.contains("Reused, TLSv1.3"), "\(second)")
 
-      let records = try await eventually("two closed connections") { () -> [ServerConnectionRecord]? in
+      let records = try await eventually("two closed connections", every: .milliseconds(5)) { () -> [ServerConnectionRecord]? in
         let all = server.recorder.all
         return all.count == 2 && all.allSatisfy(\.closed) ? all : nil
       }

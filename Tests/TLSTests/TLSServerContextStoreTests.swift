@@ -8,6 +8,7 @@ import NIOCore
 import Synchronization
 import TLS
 import TestCertificates
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -146,7 +147,7 @@ struct TLSServerContextStoreTests {
     }
     try volume.publish(certificate: second.certificatePath, key: second.keyPath)
     // Generous bound: the watcher shares the test process's threads with every other suite.
-    let context = try await eventually("the watcher to reload", timeout: .seconds(60)) { reported.firstReloaded }
+    let context = try await eventually("the watcher to reload", timeout: .seconds(60), every: .milliseconds(5)) { reported.firstReloaded }
     #expect(context.certificateDescription.contains(second.serial))
     watcher.cancel()
     await watcher.value

@@ -11,6 +11,7 @@ import NIOTLS
 import Synchronization
 import TLS
 import TestCertificates
+import TestSupport
 import Testing
 
 // MARK: certificates
@@ -101,33 +102,6 @@ private func removedAtExit(_ pki: TestPKI) -> TestPKI {
   return pki
 }
 
-// MARK: waiting
-
-struct TimedOut: Error, CustomStringConvertible {
-  let what: String
-  var description: String { "timed out waiting for \(self.what)" }
-}
-
-/// Polls `condition` until it returns a value (the only timing in these tests is this bound).
-@discardableResult
-func eventually<T>(
-  _ what: String,
-  timeout: Duration = .seconds(10),
-  _ condition: () throws -> T?
-) async throws -> T {
-  let clock = ContinuousClock()
-  let deadline = clock.now + timeout
-  while true {
-    if let value = try condition() {
-      return value
-    }
-    if clock.now >= deadline {
-      throw TimedOut(what: what)
-    }
-    try await Task.sleep(for: .milliseconds(5))
-  }
-}
-
 // MARK: server
 
 /// What the server side saw of one connection.
@@ -160,7 +134,7 @@ final class ServerRecorder: Sendable {
 
   /// Waits for connection `index` to be closed and returns what it saw.
   func closedConnection(_ index: Int) async throws -> ServerConnectionRecord {
-    try await eventually("server connection \(index) to close") {
+    try await eventually("server connection \(index) to close", every: .milliseconds(5)) {
       let all = self.all
       return all.count > index && all[index].closed ? all[index] : nil
     }
@@ -168,7 +142,7 @@ final class ServerRecorder: Sendable {
 
   /// Waits for connection `index` to complete its handshake.
   func handshake(_ index: Int) async throws -> TLSHandshakeCompleted {
-    try await eventually("server connection \(index) handshake") {
+    try await eventually("server connection \(index) handshake", every: .milliseconds(5)) {
       let all = self.all
       return all.count > index ? all[index].handshake : nil
     }
@@ -412,7 +386,7 @@ final class TLSTestClient: Sendable {
   /// Waits for the handshake; returns the negotiated ALPN protocol. Throws if the connection
   /// failed or closed first.
   func handshake() async throws -> String? {
-    let observed = try await eventually("client handshake") { () -> ClientObservations? in
+    let observed = try await eventually("client handshake", every: .milliseconds(5)) { () -> ClientObservations? in
       let snapshot = self.state.snapshot
       return snapshot.handshakeCompleted || snapshot.error != nil || snapshot.closed ? snapshot : nil
     }
@@ -424,7 +398,7 @@ final class TLSTestClient: Sendable {
 
   /// Waits until the connection failed or closed; returns the error (nil if it just closed).
   func failure() async throws -> String? {
-    let observed = try await eventually("client failure") { () -> ClientObservations? in
+    let observed = try await eventually("client failure", every: .milliseconds(5)) { () -> ClientObservations? in
       let snapshot = self.state.snapshot
       return snapshot.error != nil || snapshot.closed ? snapshot : nil
     }
@@ -435,7 +409,7 @@ final class TLSTestClient: Sendable {
   func expectEcho(_ payload: ByteBuffer, timeout: Duration = .seconds(10)) async throws {
     let start = self.state.snapshot.received.readableBytes
     try await self.channel.writeAndFlush(payload)
-    let received = try await eventually("echo of \(payload.readableBytes) bytes", timeout: timeout) { () -> ByteBuffer? in
+    let received = try await eventually("echo of \(payload.readableBytes) bytes", timeout: timeout, every: .milliseconds(5), retryingErrors: false) { () -> ByteBuffer? in
       let snapshot = self.state.snapshot
       if let error = snapshot.error { throw ClientFailed(error: error) }
       if snapshot.received.readableBytes >= start + payload.readableBytes {
@@ -552,7 +526,7 @@ final class RawTestClient: Sendable {
   }
 
   func waitClosed() async throws {
-    _ = try await eventually("the server to close the raw connection") {
+    _ = try await eventually("the server to close the raw connection", every: .milliseconds(5)) {
       self.collector.closed.withLock { $0 } ? true : nil
     }
   }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -53,32 +54,5 @@ final class BackgroundProcess: @unchecked Sendable {
     guard process.isRunning else { return }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
-  }
-}
-
-/// Free loopback TCP ports, chosen by the kernel (bound to port 0, read back, released).
-enum FreePorts {
-  static func take(_ count: Int) throws -> [Int] {
-    var descriptors: [Int32] = []
-    defer { descriptors.forEach { _ = close($0) } }
-    var ports: [Int] = []
-    for _ in 0..<count {
-      let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-      guard descriptor >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
-      descriptors.append(descriptor)
-      var address = sockaddr_in()
-      address.sin_family = sa_family_t(AF_INET)
-      address.sin_port = 0
-      address.sin_addr.s_addr = inet_addr("127.0.0.1")
-      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-      let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-          bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
-        }
-      }
-      guard bound else { throw TestFailure("binding a loopback port failed: errno \(errno)") }
-      ports.append(Int(UInt16(bigEndian: address.sin_port)))
-    }
-    return ports
   }
 }

@@ -1,4 +1,7 @@
+@testable import AugmenterCore
 import Foundation
+import TestSupport
+import Yams
 
 /// A parsed JSON (or YAML, converted) value, with accessors that return `nil` on a shape mismatch so
 /// tests can say which field is missing instead of crashing.
@@ -99,20 +102,17 @@ enum JSON: Sendable, Hashable, Decodable, CustomStringConvertible {
   }
 }
 
-/// YAML to JSON through the venv's PyYAML: `yaml.safe_load_all`, every document, empty ones dropped.
+/// YAML documents as ``JSON`` values, parsed with Yams (the parser Augmenter itself uses): every
+/// document of a stream, empty ones dropped.
 enum YAML {
-  private static let converter = """
-    import json, sys, yaml
-    docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
-    json.dump(docs, sys.stdout)
-    """
-
   static func documents(_ text: String) async throws -> [JSON] {
-    let result = try await Command.run(try Tools.python(), ["-c", converter], stdin: text)
-    guard result.succeeded else { throw TestFailure("YAML to JSON failed: \(result)") }
-    guard let documents = try JSON.parse(result.stdout).array else {
-      throw TestFailure("YAML to JSON gave no list: \(result.stdout.prefix(200))")
+    var stream = try Yams.load_all(yaml: text)
+    var documents: [JSON] = []
+    while let document = stream.next() {
+      let value = try JSON(yaml: document)
+      if value != .null { documents.append(value) }
     }
+    if let error = stream.error { throw TestFailure("YAML parse failed: \(error)") }
     return documents
   }
 
@@ -123,26 +123,32 @@ enum YAML {
   }
 }
 
-/// Durations as Augmenter and Istio write them: `500ms`, `0.5s`, `10s`, `6m`, `1h`, `1m30s`.
-enum DurationText {
-  static func seconds(_ text: String) -> Double? {
-    var total = 0.0
-    var rest = Substring(text)
-    guard !rest.isEmpty else { return nil }
-    while !rest.isEmpty {
-      let number = rest.prefix { $0.isNumber || $0 == "." }
-      guard let value = Double(number) else { return nil }
-      rest = rest.dropFirst(number.count)
-      let unit = rest.prefix { $0.isLetter }
-      rest = rest.dropFirst(unit.count)
-      switch unit {
-      case "ms": total += value / 1000
-      case "s": total += value
-      case "m": total += value * 60
-      case "h": total += value * 3600
-      default: return nil
+extension JSON {
+  /// The JSON value of what Yams constructed; mapping keys that are not strings are written the
+  /// way JSON would (`80`, `true`). Values JSON has no form for (timestamps, binary) are refused.
+  init(yaml value: Any) throws {
+    switch value {
+    case is NSNull: self = .null
+    case let value as Bool: self = .bool(value)
+    case let value as Int: self = .number(Double(value))
+    case let value as Double: self = .number(value)
+    case let value as String: self = .string(value)
+    case let value as [Any]: self = .array(try value.map { try JSON(yaml: $0) })
+    case let value as [AnyHashable: Any]:
+      var object: [String: JSON] = [:]
+      for (key, element) in value {
+        object[(key.base as? String) ?? "\(key.base)"] = try JSON(yaml: element)
       }
+      self = .object(object)
+    default: throw TestFailure("YAML value \(value) (\(type(of: value))) has no JSON form")
     }
-    return total
   }
+}
+
+/// Seconds in a duration as Augmenter and Istio write them (`500ms`, `0.5s`, `10s`, `1m30s`),
+/// read by Augmenter's own parser; nil when the text is not a duration.
+func durationSeconds(_ text: String) -> Double? {
+  guard case .success(let duration) = DurationText.parse(text) else { return nil }
+  let (seconds, attoseconds) = duration.components
+  return Double(seconds) + Double(attoseconds) / 1e18
 }

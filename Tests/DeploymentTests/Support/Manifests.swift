@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// One Kubernetes object of a rendered kustomization.
 struct KubeObject: Sendable, CustomStringConvertible {
@@ -48,7 +49,7 @@ struct Rendering: Sendable {
   }
 }
 
-/// Renders kustomizations once per test run (each render is a kubectl and a Python process).
+/// Renders kustomizations once per test run (each render is a kubectl process).
 actor Kustomize {
   static let shared = Kustomize()
   /// Every kustomization directory the tests render; the first is the base.
@@ -81,7 +82,7 @@ actor Kustomize {
     texts.append(current.joined(separator: "\n"))
     texts = texts.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     guard texts.count == parsed.count else {
-      throw TestFailure("\(directory): \(texts.count) YAML documents by `---` lines but PyYAML read \(parsed.count)")
+      throw TestFailure("\(directory): \(texts.count) YAML documents by `---` lines but Yams read \(parsed.count)")
     }
     let objects = zip(parsed, texts).map { KubeObject(json: $0, text: $1) }
     return Rendering(directory: directory, yaml: result.stdout, objects: objects)

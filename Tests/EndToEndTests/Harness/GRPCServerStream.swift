@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP2
 import SwiftProtobuf
 import Synchronization
+import TestSupport
 
 /// One server-streaming gRPC call (opened with ``GRPCTestClient/openServerStream(path:body:extraHeaders:)``):
 /// the test reads each message as it arrives, then the trailers when the server ends the stream.
@@ -31,7 +32,7 @@ final class GRPCServerStream: Sendable {
       let messages = try response.messages()
       if messages.count > index { return messages[index] }
       if response.complete || response.resetCode != nil || frames.isClosed {
-        throw HarnessError("the stream ended after \(messages.count) message(s), expected at least \(index + 1): \(response)")
+        throw TestFailure("the stream ended after \(messages.count) message(s), expected at least \(index + 1): \(response)")
       }
       return nil
     }

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import SwiftProtobuf
 import Synchronization
+import TestSupport
 
 /// What came back on one gRPC stream.
 struct GRPCResponse: Sendable, CustomStringConvertible {
@@ -34,7 +35,7 @@ struct GRPCResponse: Sendable, CustomStringConvertible {
   /// The single response message decoded as `M`.
   func message<M: SwiftProtobuf.Message>(as type: M.Type) throws -> M {
     let messages = try messages()
-    guard messages.count == 1 else { throw HarnessError("expected one gRPC message, got \(messages.count): \(self)") }
+    guard messages.count == 1 else { throw TestFailure("expected one gRPC message, got \(messages.count): \(self)") }
     return try M(serializedBytes: messages[0])
   }
 
@@ -60,10 +61,10 @@ enum GRPCWire {
     var messages: [[UInt8]] = []
     var index = 0
     while index < body.count {
-      guard body.count - index >= 5 else { throw HarnessError("truncated gRPC frame prefix in response") }
+      guard body.count - index >= 5 else { throw TestFailure("truncated gRPC frame prefix in response") }
       let length = body[(index + 1)..<(index + 5)].reduce(0) { ($0 << 8) | Int($1) }
-      guard body[index] == 0 else { throw HarnessError("compressed gRPC response frame") }
-      guard body.count - index - 5 >= length else { throw HarnessError("truncated gRPC message in response") }
+      guard body[index] == 0 else { throw TestFailure("compressed gRPC response frame") }
+      guard body.count - index - 5 >= length else { throw TestFailure("truncated gRPC message in response") }
       messages.append(Array(body[(index + 5)..<(index + 5 + length)]))
       index += 5 + length
     }
@@ -249,7 +250,7 @@ final class GRPCCall: Sendable {
     let response = try await responseFuture.get()
     task.cancel()
     if timedOut.load(ordering: .relaxed) && !response.complete {
-      throw HarnessError("no complete gRPC response within \(timeout); got \(response)")
+      throw TestFailure("no complete gRPC response within \(timeout); got \(response)")
     }
     return response
   }

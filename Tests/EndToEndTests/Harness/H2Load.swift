@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// nghttp2's `h2load` driving gRPC Check calls at Augmenter's check port (h2c or, with an
@@ -11,7 +12,7 @@ enum H2Load {
 
     init(parsing output: String) throws {
       guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("requests:") }) else {
-        throw HarnessError("h2load printed no \"requests:\" summary line")
+        throw TestFailure("h2load printed no \"requests:\" summary line")
       }
       for part in line.dropFirst("requests:".count).split(separator: ",") {
         let words = part.split(separator: " ")

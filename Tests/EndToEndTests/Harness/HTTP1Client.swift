@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import TestSupport
 
 /// One header line as sent or received; arrays of these keep order and duplicates.
 struct HeaderField: Sendable, Hashable, CustomStringConvertible {
@@ -73,7 +74,7 @@ enum HTTP1Client {
       throw error
     }
     let timeoutTask = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
-      promise.fail(HarnessError("HTTP \(method) 127.0.0.1:\(port)\(path): no complete response within \(timeout)"))
+      promise.fail(TestFailure("HTTP \(method) 127.0.0.1:\(port)\(path): no complete response within \(timeout)"))
       channel.close(promise: nil)
     }
     var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
@@ -131,7 +132,7 @@ private final class ResponseCollector: ChannelInboundHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    promise.fail(HarnessError("connection closed before a complete HTTP response"))
+    promise.fail(TestFailure("connection closed before a complete HTTP response"))
     context.fireChannelInactive()
   }
 

@@ -1,9 +1,10 @@
+import AugmenterServer  // ConnectionTracker: the server's own, keeping accepted channels until they close
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
+import TestSupport
 
 /// A request one of the in-process servers received.
 struct ReceivedRequest: Sendable, CustomStringConvertible {
@@ -55,7 +56,7 @@ final class HTTP1TestServer: Sendable {
       .bind(host: "127.0.0.1", port: 0)
       .get()
     guard let port = channel.localAddress?.port else {
-      throw HarnessError("\(name): no local port after bind")
+      throw TestFailure("\(name): no local port after bind")
     }
     let server = HTTP1TestServer(port: port, serverChannel: channel, connections: connections)
     scope.onTeardown("stop \(name)") { await server.stop() }
@@ -64,24 +65,10 @@ final class HTTP1TestServer: Sendable {
 
   func stop() async {
     try? await serverChannel.close()
-    for channel in connections.all() {
+    for channel in connections.open {
       try? await channel.close()
     }
   }
-}
-
-private final class ConnectionTracker: Sendable {
-  private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-  func add(_ channel: any Channel) {
-    let id = ObjectIdentifier(channel)
-    channels.withLock { $0[id] = channel }
-    channel.closeFuture.whenComplete { [weak self] _ in
-      self?.channels.withLock { _ = $0.removeValue(forKey: id) }
-    }
-  }
-
-  func all() -> [any Channel] { channels.withLock { Array($0.values) } }
 }
 
 private final class RequestHandler: ChannelInboundHandler {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -83,7 +84,7 @@ final class ManagedProcess: Sendable {
       }
     }
     guard result == 0 else {
-      throw HarnessError("could not start \(name) (\(executable)): \(String(cString: strerror(result)))")
+      throw TestFailure("could not start \(name) (\(executable)): \(String(cString: strerror(result)))")
     }
     let process = ManagedProcess(name: name, pid: pid, logURL: logURL)
     scope.registerLog(name, at: logURL)
@@ -170,46 +171,4 @@ private func withCStringArray<R>(
   pointers.append(nil)
   defer { for pointer in pointers { free(pointer) } }
   return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
-
-/// Loopback ports that are free right now (bind 127.0.0.1:0, read the port, close).
-enum FreePort {
-  private static let handedOut = Mutex<Set<Int>>([])
-
-  static func next() throws -> Int {
-    for _ in 0..<50 {
-      let port = try bindEphemeral()
-      let fresh = handedOut.withLock { $0.insert(port).inserted }
-      if fresh { return port }
-    }
-    throw HarnessError("could not find a fresh free port")
-  }
-
-  private static func bindEphemeral() throws -> Int {
-    #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    guard fd >= 0 else { throw HarnessError("socket() failed: \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard bound == 0 else { throw HarnessError("bind() failed: \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        getsockname(fd, $0, &length)
-      }
-    }
-    guard named == 0 else { throw HarnessError("getsockname() failed: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-  }
 }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import TestSupport
 
 /// A plain TCP connection that sends exactly the bytes a test gives it and records every byte the
 /// server sends back, and whether the server closed the connection. For HTTP/1.1 edge cases
@@ -55,7 +56,7 @@ final class RawConnection: Sendable {
       let parsed = try RawHTTPResponse.parseAll(received, requestMethods: requestMethods)
       if parsed.responses.count >= count { return parsed }
       if isClosed {
-        throw HarnessError(
+        throw TestFailure(
           "the server closed after \(parsed.responses.count) complete response(s), expected \(count); received: \(RawHTTPResponse.printable(received))")
       }
       return nil
@@ -101,10 +102,10 @@ struct RawHTTPResponse: Sendable, CustomStringConvertible {
       let statusLine = lines.removeFirst()
       let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
       guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
-        throw HarnessError("not an HTTP/1.1 status line: \(statusLine.debugDescription) in \(printable(bytes))")
+        throw TestFailure("not an HTTP/1.1 status line: \(statusLine.debugDescription) in \(printable(bytes))")
       }
       let headers = try lines.map { line -> HeaderField in
-        guard let colon = line.firstIndex(of: ":") else { throw HarnessError("bad header line \(line.debugDescription)") }
+        guard let colon = line.firstIndex(of: ":") else { throw TestFailure("bad header line \(line.debugDescription)") }
         return HeaderField(
           name: line[..<colon].lowercased(),
           value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
@@ -116,7 +117,7 @@ struct RawHTTPResponse: Sendable, CustomStringConvertible {
       } else {
         let lengths = headers.values("content-length")
         guard lengths.count == 1, let value = Int(lengths[0]), value >= 0 else {
-          throw HarnessError("response without exactly one valid content-length: \(statusLine) \(headers)")
+          throw TestFailure("response without exactly one valid content-length: \(statusLine) \(headers)")
         }
         length = value
       }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Provider + echo upstream + Augmenter + Envoy, wired together on free ports.
 struct Stack: Sendable {

@@ -5,6 +5,7 @@ import NIOHTTP2
 import NIOPosix
 import SwiftProtobuf
 import Synchronization
+import TestSupport
 
 /// A minimal ext_authz gRPC server on swift-nio-http2 that answers every Check with a response the
 /// test chooses and records the CheckRequests it got.
@@ -41,7 +42,7 @@ final class StubAuthorizationServer: Sendable {
       }
       .bind(host: "127.0.0.1", port: 0)
       .get()
-    guard let port = channel.localAddress?.port else { throw HarnessError("stub authz: no port") }
+    guard let port = channel.localAddress?.port else { throw TestFailure("stub authz: no port") }
     let server = StubAuthorizationServer(port: port, channel: channel, state: state)
     scope.onTeardown("stop stub authorization server") { await server.stop() }
     return server

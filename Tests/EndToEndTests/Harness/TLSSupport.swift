@@ -2,6 +2,7 @@ import Foundation
 import NIOSSL
 import Synchronization
 import TestCertificates
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -89,94 +90,39 @@ enum TestTLS {
   }
 }
 
-/// A command-line tool run to completion (at most `timeout`), stdout and stderr together.
-enum ExternalCommand {
-  struct Result: Sendable, CustomStringConvertible {
-    /// The exit status; nil when it was killed at the timeout.
-    var status: Int32?
-    var output: String
-    var command: String
-
-    var description: String { "\(command): \(status.map { "exit \($0)" } ?? "timed out")\n\(output)" }
-  }
-
-  static func run(_ executable: String, _ arguments: [String], scope: TestScope, timeout: Duration = .seconds(20)) async throws
-    -> Result
-  {
-    let outputURL = scope.file("command-\(UUID().uuidString.prefix(8)).out")
-    _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-    let output = try FileHandle(forWritingTo: outputURL)
-    defer { try? output.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = output
-    process.standardError = output
-    let command = ([executable] + arguments).joined(separator: " ")
-    let finished = Atomic<Bool>(false)
-    let killed = Atomic<Bool>(false)
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-      process.terminationHandler = {
-        finished.store(true, ordering: .sequentiallyConsistent)
-        continuation.resume(returning: $0.terminationStatus)
-      }
-      do {
-        try process.run()
-      } catch {
-        process.terminationHandler = nil
-        continuation.resume(throwing: HarnessError("could not run \(command): \(error)"))
-        return
-      }
-      let pid = process.processIdentifier
-      DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) {
-        if !finished.load(ordering: .sequentiallyConsistent) {
-          killed.store(true, ordering: .sequentiallyConsistent)
-          kill(pid, SIGKILL)
-        }
-      }
-    }
-    let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-    try? FileManager.default.removeItem(at: outputURL)
-    return Result(status: killed.load(ordering: .sequentiallyConsistent) ? nil : status, output: text, command: command)
-  }
-}
-
 /// The `openssl` command line (`OPENSSL_BIN`, else /usr/bin/openssl): `s_client` shows which
 /// certificate a port serves, as an operator would check it.
 enum OpenSSLCLI {
   static func binary() throws -> String {
-    let path = ProcessInfo.processInfo.environment["OPENSSL_BIN"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/openssl"
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-      throw HarnessError("OPENSSL_BIN: no executable at \(path): install Debian's openssl or set OPENSSL_BIN")
-    }
-    return path
+    try Executable.locate(
+      variable: "OPENSSL_BIN", fallback: "/usr/bin/openssl", hint: "install Debian's openssl or set OPENSSL_BIN")
   }
 
-  /// `openssl s_client -connect 127.0.0.1:PORT -servername NAME </dev/null` plus `extra`.
-  static func sClient(port: Int, servername: String = "localhost", extra: [String] = [], scope: TestScope) async throws
-    -> ExternalCommand.Result
-  {
-    try await ExternalCommand.run(
-      try binary(), ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", servername] + extra, scope: scope)
+  /// `openssl s_client -connect 127.0.0.1:PORT -servername NAME </dev/null` plus `extra` (at most
+  /// 20 s), its standard error interleaved in `stdout`.
+  static func sClient(port: Int, servername: String = "localhost", extra: [String] = []) async throws -> CommandResult {
+    try await Command.run(
+      try binary(), ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", servername] + extra,
+      timeout: .seconds(20), mergingStandardError: true)
   }
 
   /// The serial number (upper-case hex, as ``TestIdentity/serial``) of the certificate the port
   /// serves now: `s_client`'s certificate through `openssl x509 -noout -serial`.
   static func servedSerial(port: Int, scope: TestScope) async throws -> String {
-    let result = try await sClient(port: port, scope: scope)
+    let result = try await sClient(port: port)
     guard result.status == 0,
-      let begin = result.output.range(of: "-----BEGIN CERTIFICATE-----"),
-      let end = result.output.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<result.output.endIndex)
+      let begin = result.stdout.range(of: "-----BEGIN CERTIFICATE-----"),
+      let end = result.stdout.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<result.stdout.endIndex)
     else {
-      throw HarnessError("s_client shows no certificate: \(result)")
+      throw TestFailure("s_client shows no certificate: \(result)")
     }
     let pem = scope.file("served-\(UUID().uuidString.prefix(8)).pem")
-    try (String(result.output[begin.lowerBound..<end.upperBound]) + "\n").write(to: pem, atomically: true, encoding: .utf8)
+    try (String(result.stdout[begin.lowerBound..<end.upperBound]) + "\n").write(to: pem, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: pem) }
-    let x509 = try await ExternalCommand.run(try binary(), ["x509", "-in", pem.path, "-noout", "-serial"], scope: scope)
-    guard x509.status == 0, let line = x509.output.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else {
-      throw HarnessError("openssl x509 -serial: \(x509)")
+    let x509 = try await Command.run(
+      try binary(), ["x509", "-in", pem.path, "-noout", "-serial"], timeout: .seconds(20), mergingStandardError: true)
+    guard x509.status == 0, let line = x509.stdout.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else {
+      throw TestFailure("openssl x509 -serial: \(x509)")
     }
     return String(line.dropFirst("serial=".count)).uppercased()
   }
@@ -212,7 +158,7 @@ final class MountedSecret: Sendable {
     try? files.removeItem(atPath: temporary)
     try files.createSymbolicLink(atPath: temporary, withDestinationPath: version)
     guard rename(temporary, directory.appendingPathComponent("..data").path) == 0 else {
-      throw HarnessError("rename ..data_tmp over ..data: errno \(errno)")
+      throw TestFailure("rename ..data_tmp over ..data: errno \(errno)")
     }
   }
 }

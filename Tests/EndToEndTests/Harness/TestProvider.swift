@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Synchronization
+import TestSupport
 
 /// What the ``TestProvider`` answers; the test changes it at run time.
 struct ProviderAnswer: Sendable, CustomStringConvertible {

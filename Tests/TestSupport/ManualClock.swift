@@ -1,13 +1,16 @@
-// A clock that only moves when the test says so, and lets the test see who is sleeping.
+//===----------------------------------------------------------------------===//
+// Test support: a clock that only moves when the test says so, and lets the test see who sleeps.
+//===----------------------------------------------------------------------===//
 
-import AugmenterCore
-import Foundation
+package import AugmenterCore
+package import Foundation
 import Synchronization
 
 /// A manual `AugmenterClock`: `sleep(until:)` suspends until `advance(to:)` passes the deadline
 /// (or the sleeping task is cancelled); `waitForSleeper(where:)` lets a test wait, without
-/// sleeping itself, until the code under test has reached a sleep.
-final class ManualClock: AugmenterClock, Sendable {
+/// sleeping itself, until the code under test has reached a sleep. Never advanced, it is a frozen
+/// clock: reading it takes a lock and allocates nothing (the allocation tests rely on that).
+package final class ManualClock: AugmenterClock, Sendable {
   private struct Sleeper {
     var id: Int
     var deadline: MonotonicInstant
@@ -29,26 +32,30 @@ final class ManualClock: AugmenterClock, Sendable {
 
   private let state: Mutex<State>
   /// Wall time at the monotonic origin.
-  let wallOrigin = Date(timeIntervalSince1970: 1_700_000_000)
+  package let wallOrigin = Date(timeIntervalSince1970: 1_700_000_000)
 
-  init(now: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000_000)) {
+  /// A clock reading `now` (1000 s past the monotonic origin unless given).
+  package init(now: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000_000)) {
     state = Mutex(State(now: now))
   }
 
-  func now() -> MonotonicInstant {
+  /// The time the test last set.
+  package func now() -> MonotonicInstant {
     state.withLock { $0.now }
   }
 
-  func wallNow() -> Date {
+  /// `wallOrigin` plus the monotonic time: wall time moves with `advance`.
+  package func wallNow() -> Date {
     wallOrigin.addingTimeInterval(Double(now().nanoseconds) / 1e9)
   }
 
   /// Deadlines of the tasks sleeping now.
-  var sleeperDeadlines: [MonotonicInstant] {
+  package var sleeperDeadlines: [MonotonicInstant] {
     state.withLock { $0.sleepers.map(\.deadline) }
   }
 
-  func sleep(until deadline: MonotonicInstant) async throws {
+  /// Suspends until `advance` reaches `deadline` (at once if it has passed); throws when cancelled.
+  package func sleep(until deadline: MonotonicInstant) async throws {
     let id = state.withLock { state in
       state.nextID += 1
       return state.nextID
@@ -91,7 +98,7 @@ final class ManualClock: AugmenterClock, Sendable {
   }
 
   /// Moves time to `instant` (never backwards) and wakes every sleeper whose deadline passed.
-  func advance(to instant: MonotonicInstant) {
+  package func advance(to instant: MonotonicInstant) {
     let due: [Sleeper] = state.withLock { state in
       state.now = max(state.now, instant)
       let now = state.now
@@ -103,12 +110,12 @@ final class ManualClock: AugmenterClock, Sendable {
   }
 
   /// Moves time forward by `duration`.
-  func advance(by duration: Duration) {
+  package func advance(by duration: Duration) {
     advance(to: now() + duration)
   }
 
   /// Waits until some task sleeps with a deadline matching `predicate`; returns that deadline.
-  func waitForSleeper(where predicate: @escaping @Sendable (MonotonicInstant) -> Bool) async -> MonotonicInstant {
+  package func waitForSleeper(where predicate: @escaping @Sendable (MonotonicInstant) -> Bool) async -> MonotonicInstant {
     await withCheckedContinuation { continuation in
       let found: MonotonicInstant? = state.withLock { state in
         if let sleeper = state.sleepers.first(where: { predicate($0.deadline) }) { return sleeper.deadline }
