@@ -163,6 +163,7 @@ let package = Package(
       dependencies: [
         "AugmenterCore", "GRPC", "HTTP1", "HTTP2",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),

@@ -109,11 +109,12 @@ wait_for() {
 
 # ---- Fuzzing and sanitizers (scripts/test runs these after the test suite) -------------------
 
-# The targets whose tests run under the sanitizers: unit and handler tests, not the end-to-end,
-# deployment or allocation suites (those start processes or count mallocs).
-SANITIZER_ASAN_FILTER='^(AugmenterCoreTests|HTTP2Tests|GRPCTests|HTTP1Tests|TLSTests|ExtAuthzTests|AdminTests|ProvidersTests|AugmenterServerTests|EnvoyAPITests)\.'
+# The test targets that run under the sanitizers: unit and handler tests, not the end-to-end,
+# deployment or allocation suites (those start processes or count mallocs). The sanitizer build
+# holds only these targets and what they need (AUGMENTER_ONLY in Package.swift).
+SANITIZER_ASAN_TARGETS=(AugmenterCoreTests HTTP2Tests GRPCTests HTTP1Tests TLSTests ExtAuthzTests AdminTests ProvidersTests AugmenterServerTests EnvoyAPITests)
 # TSan: the concurrent code (refresher actor, snapshots, rate limiter) is in AugmenterCore.
-SANITIZER_TSAN_FILTER='^AugmenterCoreTests\.'
+SANITIZER_TSAN_TARGETS=(AugmenterCoreTests)
 
 # run_step NAME COMMAND...: runs a step, times it, records "NAME: ok|FAILED (Ns)" in STEP_RESULTS
 # and sets STEP_FAILED=1 on failure. Never exits: every step runs and the summary shows them all.
@@ -132,9 +133,14 @@ run_step() {
   fi
 }
 
-# sanitizer_tests address|thread FILTER: `swift test` under ASan or TSan in its own scratch path.
+# sanitizer_tests address|thread TARGET...: those test targets' tests under ASan or TSan, built in
+# their own scratch path from a package holding only them and their dependencies.
 sanitizer_tests() {
-  local sanitizer="$1" filter="$2" scratch
+  local sanitizer="$1" scratch only filter
+  shift
+  only="$(IFS=,; echo "$*")"
+  filter="^($(IFS='|'; echo "$*"))\."
+
   case "$sanitizer" in
     address) scratch=.build-asan ;;
     thread) scratch=.build-tsan ;;
@@ -143,5 +149,5 @@ sanitizer_tests() {
   # halt_on_error: the first report fails the run (TSan otherwise only prints and exits 66 at the end).
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}" \
     TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}" \
-    swift test --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter"
+    AUGMENTER_ONLY="$only" swift test --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter"
 }

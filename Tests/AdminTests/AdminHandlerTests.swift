@@ -2,12 +2,13 @@
 // The admin endpoints over HTTP/1.1: AdminHandler behind the HTTP/1.1 server handlers.
 //===----------------------------------------------------------------------===//
 
-@testable import Admin
 import AugmenterCore
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import Admin
 
 @Suite struct AdminHandlerTests {
   private func connection(draining: Bool = false) throws -> (EmbeddedHTTP1Connection, ProviderRegistry, ManualClock) {

@@ -2,7 +2,6 @@
 // gRPC health and the admin state behind the probes and /status.
 //===----------------------------------------------------------------------===//
 
-@testable import Admin
 import AugmenterCore
 import EnvoyAPI
 import Foundation
@@ -10,8 +9,10 @@ import GRPC
 import NIOCore
 import NIOHTTP1
 import SwiftProtobuf
-import Testing
 import TestSupport
+import Testing
+
+@testable import Admin
 
 @Suite struct HealthServiceTests {
   private func call(_ service: HealthService, _ name: String) throws(GRPCStatus) -> Grpc_Health_V1_HealthCheckResponse.ServingStatus {
@@ -53,13 +54,15 @@ final class Flag: @unchecked Sendable {
     var (status, _, body) = admin.respond(method: .GET, uri: "/readyz")
     #expect(status == .serviceUnavailable)
     #expect(body.contains("sidecar"))
-    _ = registry.states[0].publish([HeaderField(name: "x-a", value: "secret-value")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
+    _ = registry.states[0].publish(
+      [HeaderField(name: "x-a", value: "secret-value")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     (status, _, _) = admin.respond(method: .GET, uri: "/readyz")
     #expect(status == .ok)
     clock.advance(by: .seconds(16))  // past ttl + max_stale
     (status, _, _) = admin.respond(method: .GET, uri: "/readyz")
     #expect(status == .serviceUnavailable)
-    _ = registry.states[0].publish([HeaderField(name: "x-a", value: "secret-value")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
+    _ = registry.states[0].publish(
+      [HeaderField(name: "x-a", value: "secret-value")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     draining.value = true
     (status, _, body) = admin.respond(method: .GET, uri: "/readyz")
     #expect(status == .serviceUnavailable)
@@ -70,7 +73,8 @@ final class Flag: @unchecked Sendable {
     let config = try makeConfig()
     let registry = ProviderRegistry(config: config)
     let clock = ManualClock()
-    _ = registry.states[0].publish([HeaderField(name: "authorization", value: "Bearer super-secret")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
+    _ = registry.states[0].publish(
+      [HeaderField(name: "authorization", value: "Bearer super-secret")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
     let admin = AdminState(registry: registry, clock: clock, isDraining: { false })
     let (status, contentType, body) = admin.respond(method: .GET, uri: "/status")
     #expect(status == .ok)

@@ -169,8 +169,14 @@ enum AllocationBudget {
     var moved = true
     while moved {
       moved = false
-      while let bytes = try client.readOutbound(as: ByteBuffer.self) { moved = true; try server.writeInbound(bytes) }
-      while let bytes = try server.readOutbound(as: ByteBuffer.self) { moved = true; try client.writeInbound(bytes) }
+      while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+        moved = true
+        try server.writeInbound(bytes)
+      }
+      while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+        moved = true
+        try client.writeInbound(bytes)
+      }
     }
     while (try client.readInbound(as: HTTP2Frame.self)) != nil {}
   }

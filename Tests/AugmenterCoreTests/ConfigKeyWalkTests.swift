@@ -2,9 +2,10 @@
 // a key that is declared but not read (or read into nothing) fails here, as does a reference
 // (docs/configuration.md) that no longer matches the declarations.
 
-@testable import AugmenterCore
 import Foundation
 import Testing
+
+@testable import AugmenterCore
 
 /// One key to walk: the chain of declarations from the top level down to it.
 struct DeclaredKey: CustomTestStringConvertible, Sendable {
@@ -123,7 +124,8 @@ struct ConfigKeyWalkTests {
         case .namedEntries:
           let entryPath = joinKeyPath(path, DeclaredKey.entryName)
           var named = existing.entries ?? []
-          let inner = set(chain.dropFirst(), in: named.first { $0.key == DeclaredKey.entryName }?.value ?? .mapping([]), parentPath: entryPath)
+          let inner = set(
+            chain.dropFirst(), in: named.first { $0.key == DeclaredKey.entryName }?.value ?? .mapping([]), parentPath: entryPath)
           named.removeAll { $0.key == DeclaredKey.entryName }
           named.append(ConfigEntry(key: DeclaredKey.entryName, value: inner))
           child = .mapping(named)
@@ -173,9 +175,10 @@ struct ConfigKeyWalkTests {
   func walkCoversEveryKey() {
     let paths = DeclaredKey.all.map(\.keyPath)
     #expect(paths.count > 80, "\(paths.count) keys: \(paths)")
-    for expected in ["drain_delay", "http2.idle_timeout", "providers[0].follow_redirects", "rules[0].match.peer_identity",
-      "rules[0].rate_limit.max_keys", "profiles.429.headers.429.action", "tls.reload_interval", "providers[0].tls.ca"]
-    {
+    for expected in [
+      "drain_delay", "http2.idle_timeout", "providers[0].follow_redirects", "rules[0].match.peer_identity",
+      "rules[0].rate_limit.max_keys", "profiles.429.headers.429.action", "tls.reload_interval", "providers[0].tls.ca",
+    ] {
       #expect(paths.contains(expected), "\(expected) not walked")
     }
   }
@@ -184,7 +187,8 @@ struct ConfigKeyWalkTests {
   func fileSetsTheKey(key: DeclaredKey) throws {
     if key.keyPath == "default.rate_limit" {
       // Declared so that it is reported precisely rather than as an unknown key.
-      let (_, problems) = Self.decode(Self.document(setting: key, to: .mapping([ConfigEntry(key: "requests_per_second", value: .scalar("1"))])))
+      let (_, problems) = Self.decode(
+        Self.document(setting: key, to: .mapping([ConfigEntry(key: "requests_per_second", value: .scalar("1"))])))
       #expect(problems.contains { $0.keyPath == "default.rate_limit" && $0.message.contains("cannot be a rate limit") }, "\(problems)")
       return
     }
@@ -200,7 +204,8 @@ struct ConfigKeyWalkTests {
     #expect(invalid.isEmpty, "\(key.keyPath): its example does not validate: \(invalid)")
   }
 
-  @Test("each key the environment may set is set by its variable", arguments: DeclaredKey.all.filter { environmentVariable(for: $0) != nil })
+  @Test(
+    "each key the environment may set is set by its variable", arguments: DeclaredKey.all.filter { environmentVariable(for: $0) != nil })
   func environmentSetsTheKey(key: DeclaredKey) throws {
     let variable = try #require(Self.environmentVariable(for: key))
     let text: String

@@ -144,7 +144,10 @@ struct ConfigLoaderTests {
   @Test("static header values are trimmed and names lower-cased, in file order")
   func staticHeaders() throws {
     let config = try ConfigLoader.parse("headers:\n  X-B: \"  b \"\n  x-a: a\n  X-Empty: \"\"\n", environment: [:])
-    #expect(config.headers == [HeaderField(name: "x-b", value: "b"), HeaderField(name: "x-a", value: "a"), HeaderField(name: "x-empty", value: "")])
+    #expect(
+      config.headers == [
+        HeaderField(name: "x-b", value: "b"), HeaderField(name: "x-a", value: "a"), HeaderField(name: "x-empty", value: ""),
+      ])
   }
 
   // MARK: - One row per rule
@@ -276,7 +279,8 @@ struct ConfigLoaderTests {
 
   @Test("a static header value never appears in a problem")
   func staticValueNotEchoed() {
-    let found = problems("headers:\n  x-token: \"s3cr3t-value\\r\\n\"\n  x-bad name: \"other-s3cr3t\"\nlisten: [")
+    let found =
+      problems("headers:\n  x-token: \"s3cr3t-value\\r\\n\"\n  x-bad name: \"other-s3cr3t\"\nlisten: [")
       + problems("headers:\n  x-token: \"s3cr3t-value\\r\\n\"\n  x-bad name: \"other-s3cr3t\"\n")
     #expect(!found.isEmpty)
     for problem in found {

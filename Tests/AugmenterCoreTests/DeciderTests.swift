@@ -48,7 +48,9 @@ struct DeciderTests {
   @Test("a new snapshot or an expiry changes the next decision (nothing stale is cached)")
   func followsSnapshots() {
     let config = config(
-      providers: [ProviderConfig(name: "a", url: "http://a/h", ttl: .seconds(10)), ProviderConfig(name: "b", url: "http://b/h", ttl: .seconds(100))],
+      providers: [
+        ProviderConfig(name: "a", url: "http://a/h", ttl: .seconds(10)), ProviderConfig(name: "b", url: "http://b/h", ttl: .seconds(100)),
+      ],
       onUnavailable: .allow)
     let registry = ProviderRegistry(config: config)
     let decider = Decider(config: config, registry: registry)

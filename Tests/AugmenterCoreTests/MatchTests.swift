@@ -1,7 +1,8 @@
 // Rule matching: each kind of condition, IPv4/IPv6 ranges, host globs, client addresses.
 
-@testable import AugmenterCore
 import Testing
+
+@testable import AugmenterCore
 
 @Suite("Rule matching")
 struct MatchTests {

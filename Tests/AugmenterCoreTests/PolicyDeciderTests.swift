@@ -152,7 +152,10 @@ struct PolicyDeciderTests {
     #expect(body["instance"] as? String == "req-1")
     // The provider comes back: both routes get its headers.
     registry.state(named: "sidecar")!.publish([HeaderField(name: "x-p", value: "1")], fetchedAt: now, fetchedAtWall: wall)
-    #expect(allowed(decider.decide(request(path: "/closed/1"), at: now)) == [HeaderField(name: "x-p", value: "1"), HeaderField(name: "x-route", value: "closed")])
+    #expect(
+      allowed(decider.decide(request(path: "/closed/1"), at: now)) == [
+        HeaderField(name: "x-p", value: "1"), HeaderField(name: "x-route", value: "closed"),
+      ])
   }
 
   @Test("a rule naming a provider needs it even when it is not required; without a list only required ones count")
@@ -279,7 +282,10 @@ struct PolicyDeciderTests {
     let answer = try #require(
       denied(decider.decide(request(method: "POST", path: "/admin/x", headers: ["x-forwarded-for": "1.1.1.1, 198.51.100.4"]), at: now)))
     #expect(answer.status == 403)
-    #expect(answer.headers == [HeaderField(name: "content-type", value: "application/problem+json"), HeaderField(name: "x-reason", value: "closed")])
+    #expect(
+      answer.headers == [
+        HeaderField(name: "content-type", value: "application/problem+json"), HeaderField(name: "x-reason", value: "closed"),
+      ])
     let body = try problem(answer)
     #expect(body["type"] as? String == "about:blank")
     #expect(body["title"] as? String == "Forbidden")
@@ -304,7 +310,8 @@ struct PolicyDeciderTests {
       default:
         deny: {status: 404, detail: no route}
       """)
-    #expect(allowed(decider.decide(request(path: "/a/1", headers: ["x-limited": "1"]), at: now)) == [HeaderField(name: "x-rule", value: "first")])
+    #expect(
+      allowed(decider.decide(request(path: "/a/1", headers: ["x-limited": "1"]), at: now)) == [HeaderField(name: "x-rule", value: "first")])
     #expect(denied(decider.decide(request(path: "/a/1", headers: ["x-limited": "1"]), at: now))?.status == 429)
     #expect(allowed(decider.decide(request(path: "/a/1"), at: now)) == [HeaderField(name: "x-rule", value: "first")])
     let fallback = try #require(denied(decider.decide(request(path: "/b"), at: now)))

@@ -26,7 +26,8 @@ struct RefresherHarness {
   ) {
     fetcher = ScriptedFetcher(steps)
     state = ProviderState(
-      config: ProviderConfig(name: "sidecar", url: "http://user:pw@127.0.0.1:8081/headers?k=secret", ttl: ttl, timeout: timeout, maxStale: maxStale))
+      config: ProviderConfig(
+        name: "sidecar", url: "http://user:pw@127.0.0.1:8081/headers?k=secret", ttl: ttl, timeout: timeout, maxStale: maxStale))
     let (logger, store) = CapturingLogHandler.logger()
     logs = store
     refresher = ProviderRefresher(

@@ -1,7 +1,8 @@
 // Templates: syntax, every placeholder, escapes, errors, and hostile request values.
 
-@testable import AugmenterCore
 import Testing
+
+@testable import AugmenterCore
 
 @Suite("Templates")
 struct TemplateTests {
@@ -34,7 +35,8 @@ struct TemplateTests {
   @Test("missing values render as nothing")
   func missingValues() throws {
     let bare = CheckRequestAttributes(method: "GET", path: "/", authority: "a", scheme: "http")
-    #expect(try render("[{header:x-none}][{context:none}][{request_id}][{destination}][{client_address}]", bare, client: nil) == "[][][][][]")
+    #expect(
+      try render("[{header:x-none}][{context:none}][{request_id}][{destination}][{client_address}]", bare, client: nil) == "[][][][][]")
     #expect(try render("{provider:other:x}") == "")
   }
 
@@ -80,7 +82,8 @@ struct TemplateTests {
     let request = CheckRequestAttributes(
       method: "GET\r\n", path: "/a\nb", authority: "h\r\nost", scheme: "http", requestID: "id\r\nx: y",
       headers: RequestHeaders(["x-foo": hostile]), contextExtensions: ["k": "v\r\n"])
-    let rendered = try render("v={header:x-foo} m={method} p={path} a={authority} i={request_id} c={context:k}", request, client: "1.2.3.4\r\n")
+    let rendered = try render(
+      "v={header:x-foo} m={method} p={path} a={authority} i={request_id} c={context:k}", request, client: "1.2.3.4\r\n")
     #expect(rendered == "v=evilx-injected: 1[31mend m=GET p=/ab a=host i=idx: y c=v")
     #expect(HeaderRules.valueProblem(rendered.utf8, maxBytes: Template.maxRenderedBytes) == nil)
     #expect(!rendered.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F })
@@ -107,7 +110,9 @@ struct TemplateTests {
   func duplicateHeadersJoin() throws {
     let request = CheckRequestAttributes(
       method: "GET", path: "/", authority: "a", scheme: "http",
-      headers: RequestHeaders(fields: [HeaderField(name: "x-a", value: "1"), HeaderField(name: "x-b", value: "b"), HeaderField(name: "x-a", value: "2")]))
+      headers: RequestHeaders(fields: [
+        HeaderField(name: "x-a", value: "1"), HeaderField(name: "x-b", value: "b"), HeaderField(name: "x-a", value: "2"),
+      ]))
     #expect(try render("{header:x-a}", request) == "1,2")
     #expect(request.headers.contains("x-b"))
     #expect(!request.headers.contains("x-c"))

@@ -2,10 +2,11 @@
 // Accepting under max_connections: the limiter's state machine, and the rate-limited log line.
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterServer
 import Logging
 import NIOCore
 import Testing
+
+@testable import AugmenterServer
 
 @Suite struct ConnectionLimiterStateMachineTests {
   @Test func pausesAtTheLimitAndResumesWhenOneCloses() {

@@ -5,7 +5,6 @@
 
 import Admin
 import AugmenterCore
-@testable import AugmenterServer
 import ExtAuthz
 import Foundation
 import GRPC
@@ -15,8 +14,10 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import Testing
 import TestSupport
+import Testing
+
+@testable import AugmenterServer
 
 /// Stands in for the socket at the head of the pipeline: counts `read()`s that reach it and, while
 /// `stalled`, keeps writes (and their promises) as a peer that reads nothing would.

@@ -2,7 +2,6 @@
 // A listener's lifecycle under graceful shutdown (ServiceLifecycleTestKit), on a real socket.
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterServer
 import HTTP1
 import Logging
 import NIOCore
@@ -11,24 +10,10 @@ import NIOPosix
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Synchronization
+import TestSupport
 import Testing
 
-/// Answers each request with 200 `ok` once its body has arrived.
-private final class OKHandler: ChannelInboundHandler {
-  typealias InboundIn = HTTPServerRequestPart
-  typealias OutboundOut = HTTPServerResponsePart
-  private var head: HTTPRequestHead?
-
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    switch Self.unwrapInboundIn(data) {
-    case .head(let head): self.head = head
-    case .body: break
-    case .end:
-      guard let head = self.head else { return }
-      HTTP1Response.write(status: .ok, headers: HTTPHeaders(), body: "ok", for: head, keepAlive: true, context: context)
-    }
-  }
-}
+@testable import AugmenterServer
 
 /// Collects every byte a client connection receives.
 private final class Received: ChannelInboundHandler, Sendable {
@@ -76,7 +61,7 @@ private final class Received: ChannelInboundHandler, Sendable {
         settings: HTTP1ConnectionSettings(headTimeout: .seconds(10), bodyTimeout: .seconds(30), maxPipelinedRequests: 4),
         logger: Logger(label: "test")
       ) { try pipeline.addHandler($0) }
-      try pipeline.addHandler(OKHandler())
+      try pipeline.addHandler(HTTP1URIEchoHandler())
     }
     #expect(listener.currentState == .idle)
 
@@ -112,9 +97,10 @@ private final class Received: ChannelInboundHandler, Sendable {
       try await slowClient.writeAndFlush(ByteBuffer(string: "ok"))
       try await run.value
       #expect(listener.currentState == .stopped)
+      // Everything the server sent has been read once the client sees the close.
+      try await slowClient.closeFuture.get()
       #expect(slow.text.hasPrefix("HTTP/1.1 200 OK"), "\(slow.text)")
       #expect(slow.text.lowercased().contains("connection: close"), "\(slow.text)")
-      try await slowClient.closeFuture.get()
       #expect(listener.openConnections == 0)
       // And the port no longer accepts.
       await #expect(throws: (any Error).self) {

@@ -2,11 +2,12 @@
 // Protocol detection and the idle closer on an EmbeddedChannel.
 //===----------------------------------------------------------------------===//
 
-@testable import AugmenterServer
 import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import AugmenterServer
 
 /// Collects what reaches the end of the pipeline after detection.
 private final class Collector: ChannelInboundHandler {

@@ -5,7 +5,6 @@
 
 import Admin
 import AugmenterCore
-@testable import AugmenterServer
 import EnvoyAPI
 import ExtAuthz
 import Foundation
@@ -15,8 +14,10 @@ import HTTP2
 import NIOCore
 import SwiftProtobuf
 import TestCertificates
-import Testing
 import TestSupport
+import Testing
+
+@testable import AugmenterServer
 
 @Suite struct TLSSetupTests {
   private func config(_ yaml: String) throws -> AugmenterConfig {
@@ -59,7 +60,9 @@ import TestSupport
       """)
     let problems = TLSSetup.problems(in: config)
     #expect(problems.map(\.keyPath) == ["tls", "admin_tls", "providers[0].tls"], "\(problems)")
-    #expect(problems[0].message.contains("SSL_CTX_use_PrivateKey failed (\(other.keyPath))") && problems[0].message.contains("key values mismatch"), "\(problems[0])")
+    #expect(
+      problems[0].message.contains("SSL_CTX_use_PrivateKey failed (\(other.keyPath))")
+        && problems[0].message.contains("key values mismatch"), "\(problems[0])")
     #expect(problems[1].message.contains(garbage), "\(problems[1])")
     #expect(problems[2].message.contains("ca \(garbage)"), "\(problems[2])")
   }
@@ -78,7 +81,9 @@ import TestSupport
     let decider = Decider(config: config, registry: registry)
     let check = ExtAuthzCheckService(decider: decider, clock: ManualClock())
     let router = GRPCRouter(
-      methods: [ExtAuthzCheckService.path: .unary { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) }],
+      methods: [
+        ExtAuthzCheckService.path: .unary { message, call throws(GRPCStatus) in try check.check(message, peerIdentity: call.peerIdentity) }
+      ],
       maxMessageBytes: 1 << 20)
 
     var request = Envoy_Service_Auth_V3_CheckRequest()

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// Deployment tests: Istio configuration (k8s/overlays).
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -202,7 +206,8 @@ struct IstioManifestTests {
     #expect(gatewayHost.hasSuffix(".svc.cluster.local") && !hosts.contains(gatewayHost), "mesh traffic goes to the gateway: \(gatewayHost)")
     #expect(toGateway[path: "port.number"]?.int == serverPort, "the mesh route targets the gateway server's port")
     let subsetName = try #require(toGateway["subset"]?.string, "the mesh route names a subset")
-    let gatewayRule = try #require(destinationRules.first { $0.spec?["host"]?.string == gatewayHost }, "a DestinationRule for \(gatewayHost)")
+    let gatewayRule = try #require(
+      destinationRules.first { $0.spec?["host"]?.string == gatewayHost }, "a DestinationRule for \(gatewayHost)")
     let subset = try #require(
       (gatewayRule.spec?["subsets"]?.array ?? []).first { $0["name"]?.string == subsetName }, "subset \(subsetName)")
     let hopOneTLS = (subset[path: "trafficPolicy.portLevelSettings"]?.array ?? [])
@@ -217,7 +222,8 @@ struct IstioManifestTests {
     #expect(hosts.contains(externalHost))
     let externalPort = try #require(toExternal[path: "port.number"]?.int)
     #expect(["HTTPS", "TLS"].contains(entryPorts[externalPort] ?? ""), "the gateway calls the entry's TLS port, got \(externalPort)")
-    let originRule = try #require(destinationRules.first { $0.spec?["host"]?.string == externalHost }, "a DestinationRule for \(externalHost)")
+    let originRule = try #require(
+      destinationRules.first { $0.spec?["host"]?.string == externalHost }, "a DestinationRule for \(externalHost)")
     let origination = (originRule.spec?[path: "trafficPolicy.portLevelSettings"]?.array ?? [])
       .first { $0[path: "port.number"]?.int == externalPort }?["tls"]
     #expect(["SIMPLE", "MUTUAL"].contains(origination?["mode"]?.string ?? ""), "TLS origination on \(externalPort)")

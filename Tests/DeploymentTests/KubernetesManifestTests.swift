@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// Deployment tests: Kubernetes manifests (k8s/).
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -94,7 +98,8 @@ struct KubernetesManifestTests {
     #expect(byNode || pod[path: "affinity.podAntiAffinity"] != nil, "replicas are spread across nodes")
   }
 
-  @Test("Service: named ports, appProtocol grpc on 9191 and http on 9901; PodDisruptionBudget minAvailable 1", arguments: Kustomize.directories)
+  @Test(
+    "Service: named ports, appProtocol grpc on 9191 and http on 9901; PodDisruptionBudget minAvailable 1", arguments: Kustomize.directories)
   func serviceAndDisruptionBudget(directory: String) async throws {
     let rendering = try await Kustomize.shared.render(directory)
     let (deployment, _, container) = try rendering.augmenterPod()
@@ -184,7 +189,8 @@ struct KubernetesManifestTests {
     let termination = Double(pod["terminationGracePeriodSeconds"]?.int ?? 30)
     #expect(
       termination > grace + drainDelay + preStop,
-      "terminationGracePeriodSeconds \(termination) must exceed preStop \(preStop)s + drain_delay \(drainDelay)s + shutdown_grace_period \(grace)s")
+      "terminationGracePeriodSeconds \(termination) must exceed preStop \(preStop)s + drain_delay \(drainDelay)s + shutdown_grace_period \(grace)s"
+    )
     // The drain is Augmenter's own: no preStop sleep stands in for it.
     #expect(preStop == 0, "no preStop sleep is needed: drain_delay keeps serving after SIGTERM")
     #expect(config["drain_delay"] != nil, "config.yaml states drain_delay next to shutdown_grace_period")

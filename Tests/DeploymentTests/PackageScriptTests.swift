@@ -1,9 +1,13 @@
+//===----------------------------------------------------------------------===//
+// Deployment tests: Release package (scripts/package).
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// Issue 3, item 6: `scripts/package` builds the release artefact, and the packaged binary starts,
@@ -75,16 +79,16 @@ struct PackageScriptTests {
 
     let config = scratch.appendingPathComponent("config.yaml")
     try """
-      listen: 127.0.0.1:\(checkPort)
-      admin_listen: 127.0.0.1:\(adminPort)
-      providers:
-        - name: local
-          url: http://127.0.0.1:\(providerPort)/headers
-          ttl: 60s
-          timeout: 2s
-      on_unavailable: deny
-      shutdown_grace_period: 2s
-      """.write(to: config, atomically: true, encoding: .utf8)
+    listen: 127.0.0.1:\(checkPort)
+    admin_listen: 127.0.0.1:\(adminPort)
+    providers:
+      - name: local
+        url: http://127.0.0.1:\(providerPort)/headers
+        ttl: 60s
+        timeout: 2s
+    on_unavailable: deny
+    shutdown_grace_period: 2s
+    """.write(to: config, atomically: true, encoding: .utf8)
 
     // The service-link variables Kubernetes would inject for a Service named "augmenter" (the
     // manifests turn them off): they share Augmenter's override prefix and must change nothing.

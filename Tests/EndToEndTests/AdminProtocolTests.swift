@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Admin port over HTTP/1.1 and h2c (curl).
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import Testing
 
@@ -8,7 +12,8 @@ extension EndToEnd {
     /// curl's option and the `%{http_version}` it must report.
     static let protocols: [(option: String, version: String)] = [("--http1.1", "1.1"), ("--http2-prior-knowledge", "2")]
 
-    private static func curl(_ augmenter: AugmenterProcess, _ path: String, _ option: String, scope: TestScope) async throws -> Curl.Result {
+    private static func curl(_ augmenter: AugmenterProcess, _ path: String, _ option: String, scope: TestScope) async throws -> Curl.Result
+    {
       try await Curl.get("http://127.0.0.1:\(augmenter.adminPort)\(path)", options: [option], scope: scope)
     }
 

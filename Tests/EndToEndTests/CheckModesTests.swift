@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Check modes: one scenario table through Envoy in gRPC, HTTP/1.1 and h2c HTTP mode.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -164,7 +168,10 @@ extension EndToEnd {
         case .httpOverHTTP1:
           #expect(http1 >= 1 && http2 == 0, "\(mode): expected HTTP/1.1 to Augmenter: http1 \(http1), http2 \(http2)")
         }
-        let authz = (ok: stats["http.ingress.ext_authz.ok"] ?? 0, denied: stats["http.ingress.ext_authz.denied"] ?? 0, error: stats["http.ingress.ext_authz.error"] ?? 0)
+        let authz = (
+          ok: stats["http.ingress.ext_authz.ok"] ?? 0, denied: stats["http.ingress.ext_authz.denied"] ?? 0,
+          error: stats["http.ingress.ext_authz.error"] ?? 0
+        )
         switch (scenario.outcome, mode) {
         case (.passes, _):
           #expect(authz.ok >= 1 && authz.denied == 0 && authz.error == 0, "\(mode): ext_authz counters \(authz)")

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Drain: SIGTERM under load behind Envoy fails no request.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: the one serialized suite every end-to-end test belongs to.
+//===----------------------------------------------------------------------===//
+
 import Testing
 
 /// Every end-to-end test: the built `augmenter`, the real Envoy 1.40 from the venv, and in-process

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Envoy 1.40 applies CheckResponses as Augmenter relies on (stub authz server).
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf

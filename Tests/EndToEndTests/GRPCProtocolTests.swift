@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: gRPC protocol errors on the check port.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf
@@ -31,7 +35,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("garbage bodies, unknown methods, compression, a wrong content-type and an oversized message get the right status; good checks on the same connection keep succeeding")
+    @Test(
+      "garbage bodies, unknown methods, compression, a wrong content-type and an oversized message get the right status; good checks on the same connection keep succeeding"
+    )
     func errorsDoNotDisturbGoodChecks() async throws {
       try await withTestScope { scope in
         let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "provider"]))
@@ -45,10 +51,16 @@ extension EndToEnd {
 
         let cases: [(what: String, path: String, contentType: String, body: [UInt8], code: Int)] = [
           ("a body shorter than the 5-byte prefix", GRPCPath.check, "application/grpc", [0, 0, 0], 3),
-          ("a prefix announcing more bytes than sent", GRPCPath.check, "application/grpc", [0, 0, 0, 0, 100] + Array(repeating: 0x41, count: 10), 3),
+          (
+            "a prefix announcing more bytes than sent", GRPCPath.check, "application/grpc",
+            [0, 0, 0, 0, 100] + Array(repeating: 0x41, count: 10), 3
+          ),
           ("a frame holding bytes that are not a protobuf", GRPCPath.check, "application/grpc", GRPCWire.frame([0x0A, 0x05, 0x01]), 3),
           ("a frame of 0xFF bytes", GRPCPath.check, "application/grpc", GRPCWire.frame(Array(repeating: 0xFF, count: 16)), 3),
-          ("an unknown method of the Authorization service", "/envoy.service.auth.v3.Authorization/Nope", "application/grpc", GRPCWire.frame(check), 12),
+          (
+            "an unknown method of the Authorization service", "/envoy.service.auth.v3.Authorization/Nope", "application/grpc",
+            GRPCWire.frame(check), 12
+          ),
           ("an unknown service", "/no.such.Service/Method", "application/grpc", GRPCWire.frame(check), 12),
           ("the compressed flag without grpc-encoding", GRPCPath.check, "application/grpc", GRPCWire.frame(check, compressed: true), 12),
           ("a garbage health request", GRPCPath.health, "application/grpc", GRPCWire.frame([0xFF, 0xFF, 0xFF]), 3),

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: HTTP/1.1 abusive clients and listener limits.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -153,8 +157,12 @@ extension EndToEnd {
         let sent = await flood.value
         peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
         let growth = peak - baseline
-        print("\(kind) port: flood sent \(sent) bytes; RSS \(baseline) -> peak \(peak) (+\(growth)); slowest other client \(slowest), \(unanswered) not answered in 10 s")
-        #expect(growth < Self.memoryBudget, "RSS grew by \(growth) bytes (budget \(Self.memoryBudget)) while a client pipelined \(sent) bytes without reading")
+        print(
+          "\(kind) port: flood sent \(sent) bytes; RSS \(baseline) -> peak \(peak) (+\(growth)); slowest other client \(slowest), \(unanswered) not answered in 10 s"
+        )
+        #expect(
+          growth < Self.memoryBudget,
+          "RSS grew by \(growth) bytes (budget \(Self.memoryBudget)) while a client pipelined \(sent) bytes without reading")
         // A liveness bound, not a speed one: the flooding connection is served (into the kernel's
         // send buffer, several MB) as fast as the CPU allows, on a loaded two-core machine.
         #expect(unanswered == 0 && slowest < .seconds(10), "other clients: \(unanswered) unanswered, slowest \(slowest)")

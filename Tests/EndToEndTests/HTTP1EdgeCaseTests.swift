@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: HTTP/1.1 edge cases on the check port.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -69,7 +73,9 @@ extension EndToEnd {
     }
 
     /// A fresh connection still gets a check answered (the process is up and serving).
-    private static func expectServing(_ augmenter: AugmenterProcess, scope: TestScope, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    private static func expectServing(_ augmenter: AugmenterProcess, scope: TestScope, sourceLocation: SourceLocation = #_sourceLocation)
+      async throws
+    {
       #expect(augmenter.process.isRunning, "augmenter exited", sourceLocation: sourceLocation)
       let connection = try await RawConnection.connect(port: augmenter.checkPort, scope: scope)
       defer { connection.close() }
@@ -92,7 +98,8 @@ extension EndToEnd {
             + Self.request("/c", ["x-request-id: \(ids[2])"], close: true))
         let (answers, rest) = try await denied.responses(3)
         #expect(await denied.waitForClose(timeout: .seconds(5)), "connection: close on the last request must close")
-        #expect(answers.count == 3 && rest.isEmpty, "exactly three responses, nothing after: \(answers), rest \(RawHTTPResponse.printable(rest))")
+        #expect(
+          answers.count == 3 && rest.isEmpty, "exactly three responses, nothing after: \(answers), rest \(RawHTTPResponse.printable(rest))")
         #expect(try RawHTTPResponse.parseAll(denied.received).responses.count == 3)
         for (index, answer) in answers.enumerated() {
           #expect(answer.version == "HTTP/1.1")
@@ -170,7 +177,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("slow clients (half a request, then silence) and idle keep-alive connections are closed after idle_timeout; others are served meanwhile")
+    @Test(
+      "slow clients (half a request, then silence) and idle keep-alive connections are closed after idle_timeout; others are served meanwhile"
+    )
     func slowClientsAreClosedAfterIdleTimeout() async throws {
       try await withTestScope { scope in
         let (_, augmenter) = try await Self.start(scope) { $0.idleTimeout = "1s" }
@@ -218,7 +227,8 @@ extension EndToEnd {
         // Half a request is never decided: the server may close silently or say 408, nothing else.
         for (index, connection) in slow.enumerated() where !connection.received.isEmpty {
           let statuses = (try? RawHTTPResponse.parseAll(connection.received).responses.map(\.status)) ?? []
-          #expect(statuses == [408], "slow client \(index) got an answer to half a request: \(RawHTTPResponse.printable(connection.received))")
+          #expect(
+            statuses == [408], "slow client \(index) got an answer to half a request: \(RawHTTPResponse.printable(connection.received))")
         }
 
         // Nothing is held for them: the descriptors are released.

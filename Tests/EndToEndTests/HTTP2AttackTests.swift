@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: HTTP/2 attacks: control-frame floods, idle connections, oversized length prefixes.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestCertificates
 import Testing
@@ -87,7 +91,8 @@ extension EndToEnd {
       }
     }
 
-    @Test("h2 over TLS: a client that never reads and floods PING frames: server memory stays bounded, other TLS clients are served within 1 s")
+    @Test(
+      "h2 over TLS: a client that never reads and floods PING frames: server memory stays bounded, other TLS clients are served within 1 s")
     func pingFloodOverTLS() async throws {
       try await withTestScope { scope in
         let tls = try await TLSAugmenter.start(scope: scope)
@@ -122,7 +127,9 @@ extension EndToEnd {
         for flood in floods { outcomes.append(try await flood.value) }
         peak = max(peak, ProcessMemory.residentBytes(pid: pid) ?? 0)
         let growth = peak - before
-        print("PING flood over TLS: RSS \(before >> 10) KiB -> peak \(peak >> 10) KiB (+\(growth >> 10) KiB); slowest probe \(slowest); flooders: \(outcomes)")
+        print(
+          "PING flood over TLS: RSS \(before >> 10) KiB -> peak \(peak >> 10) KiB (+\(growth >> 10) KiB); slowest probe \(slowest); flooders: \(outcomes)"
+        )
         #expect(outcomes.allSatisfy { $0.bytesSent > 0 }, "\(outcomes)")
         #expect(growth < Self.rssBudget, "a PING flood over TLS grew the server's RSS by \(growth >> 10) KiB; flooders: \(outcomes)")
         #expect(slowest < Self.latencyBound, "slowest health probe during the flood took \(slowest)")
@@ -183,7 +190,8 @@ extension EndToEnd {
     static func expectFloodsLogged(closed: Int, log: String, sourceLocation: SourceLocation = #_sourceLocation) {
       guard closed > 0 else { return }
       let warnings = log.split(separator: "\n").filter { $0.contains("warning") && $0.contains("HTTP/2 connection flooded") }
-      #expect(!warnings.isEmpty, "\(closed) flooding connection(s) closed without a flood warning in the log", sourceLocation: sourceLocation)
+      #expect(
+        !warnings.isEmpty, "\(closed) flooding connection(s) closed without a flood warning in the log", sourceLocation: sourceLocation)
       #expect(warnings.allSatisfy { $0.contains("ENHANCE_YOUR_CALM") }, "\(warnings.prefix(3))", sourceLocation: sourceLocation)
     }
 

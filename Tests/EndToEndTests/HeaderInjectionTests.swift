@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Header injection through Envoy.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing

@@ -1,10 +1,14 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: gRPC health: Envoy's active health check and Watch.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// How the provider goes away in ``EndToEnd/HealthChecking/envoyActiveHealthCheckFollowsReadiness(_:)``.
@@ -118,7 +122,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("Health/Watch: NOT_SERVING at once before the provider answers, SERVING when it does; on SIGTERM NOT_SERVING, then grpc-status 0 and exit 0")
+    @Test(
+      "Health/Watch: NOT_SERVING at once before the provider answers, SERVING when it does; on SIGTERM NOT_SERVING, then grpc-status 0 and exit 0"
+    )
     func watchFollowsReadinessAndShutdown() async throws {
       try await withTestScope { scope in
         let provider = try await TestProvider.start(

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: the policy scenarios, run through both ways Envoy calls Augmenter.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import Testing
 

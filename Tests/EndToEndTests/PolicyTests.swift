@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Policy recipes through Envoy.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -113,7 +117,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("rate limit: 10 per second, burst 10: the 11th request at once is a 429 with the headers and problem+json", arguments: PolicyMode.allCases)
+    @Test(
+      "rate limit: 10 per second, burst 10: the 11th request at once is a 429 with the headers and problem+json",
+      arguments: PolicyMode.allCases)
     func rateLimit(mode: PolicyMode) async throws {
       try await withTestScope("rateLimit-\(mode)") { scope in
         let stack = try await PolicyStack.start(scope: scope, mode: mode, policy: PolicyRecipe.rateLimit)
@@ -246,7 +252,8 @@ extension EndToEnd {
         #expect(sent.status == 200, "\(sent)")
         let withHeaders = try #require(sentReceived, "\(sent)")
         #expect(withHeaders.values("x-set") == ["s"], "set replaces")
-        #expect(list(withHeaders.values("x-append")) == ["client", "a"], "append keeps the client's value: \(withHeaders.values("x-append"))")
+        #expect(
+          list(withHeaders.values("x-append")) == ["client", "a"], "append keeps the client's value: \(withHeaders.values("x-append"))")
         #expect(withHeaders.values("x-add") == ["client"], "add_if_absent leaves a present header alone")
         #expect(withHeaders.values("x-gone") == [], "remove removes")
         #expect(withHeaders.values("x-keep") == ["k"])

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Provider failures and the stale window.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import TestSupport

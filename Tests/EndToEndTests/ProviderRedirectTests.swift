@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Provider redirects.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing
@@ -31,7 +35,8 @@ extension EndToEnd {
         entry.timeout = "500ms"
         let augmenter = try await AugmenterProcess.start(scope: scope, config: AugmenterConfig(providers: [entry]))
 
-        let expected = follow == "same_origin" ? "to another origin http://127.0.0.1:\(other.port) not followed" : "follow_redirects is never"
+        let expected =
+          follow == "same_origin" ? "to another origin http://127.0.0.1:\(other.port) not followed" : "follow_redirects is never"
         let status = try await waitForError(augmenter, containing: expected)
         #expect(status.usable == false, "\(status)")
         #expect(try await augmenter.readyz() == 503)

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: Invalid provider answers.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing

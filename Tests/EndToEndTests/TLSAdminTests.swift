@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: curl to the admin port.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestCertificates
 import Testing

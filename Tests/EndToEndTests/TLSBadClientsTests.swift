@@ -1,9 +1,13 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: bad clients on the TLS port.
+//===----------------------------------------------------------------------===//
+
 import Foundation
-import TestCertificates
 import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import TestCertificates
 import TestSupport
 import Testing
 
@@ -155,9 +159,10 @@ final class RawBelowTLSClient: Sendable {
   /// Waits up to `timeout` for the connection to be closed; true if it was.
   func waitForClose(timeout: Duration) async -> Bool {
     let channel = self.channel
-    let closed = (try? await eventually("the server to close the TLS connection", timeout: timeout, every: .milliseconds(20)) {
-      channel.isActive ? nil : true
-    }) ?? false
+    let closed =
+      (try? await eventually("the server to close the TLS connection", timeout: timeout, every: .milliseconds(20)) {
+        channel.isActive ? nil : true
+      }) ?? false
     channel.close(promise: nil)
     return closed
   }

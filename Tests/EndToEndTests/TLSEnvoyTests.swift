@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: Envoy to Augmenter.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestCertificates
 import TestSupport
@@ -49,7 +53,8 @@ extension EndToEnd {
       }
     }
 
-    @Test("TLS with ALPN h2: checks through Envoy succeed, the upstream sees the injected header, Envoy's stats show TLS handshakes and HTTP/2")
+    @Test(
+      "TLS with ALPN h2: checks through Envoy succeed, the upstream sees the injected header, Envoy's stats show TLS handshakes and HTTP/2")
     func envoyChecksOverTLS() async throws {
       try await withTestScope { scope in
         let stack = try await Stack.start(scope: scope, envoyConfig: "ext-authz-grpc-tls.yaml")
@@ -80,7 +85,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("mTLS with require_client_cert: Envoy presents its client certificate, checks succeed and {peer_identity} carries its URI SAN to the upstream")
+    @Test(
+      "mTLS with require_client_cert: Envoy presents its client certificate, checks succeed and {peer_identity} carries its URI SAN to the upstream"
+    )
     func envoyChecksOverMutualTLS() async throws {
       try await withTestScope { scope in
         let stack = try await Stack.start(scope: scope, envoyConfig: "ext-authz-grpc-tls-client-cert.yaml") { config, pki, _ in
@@ -102,7 +109,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("require_client_cert and Envoy without a client certificate: the check fails, Envoy fails closed, Augmenter logs the handshake failure and still serves clients with a certificate")
+    @Test(
+      "require_client_cert and Envoy without a client certificate: the check fails, Envoy fails closed, Augmenter logs the handshake failure and still serves clients with a certificate"
+    )
     func envoyWithoutClientCertificateFailsClosed() async throws {
       try await withTestScope { scope in
         let stack = try await Stack.start(scope: scope, envoyConfig: "ext-authz-grpc-tls.yaml") { config, pki, _ in

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: load.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import TestCertificates
@@ -31,7 +35,9 @@ extension EndToEnd {
         // Still serving on the connection opened before the load, and on a new one.
         try await tls.expectAllow(on: client, "after the load, on the earlier connection")
         try await tls.expectServing(scope: scope, "after the load, a new connection")
-        #expect(tls.augmenter.process.logLines(containing: "connection error").isEmpty, "\(tls.augmenter.process.logLines(containing: "connection error").prefix(5))")
+        #expect(
+          tls.augmenter.process.logLines(containing: "connection error").isEmpty,
+          "\(tls.augmenter.process.logLines(containing: "connection error").prefix(5))")
       }
     }
   }

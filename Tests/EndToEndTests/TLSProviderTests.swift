@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: providers over https.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import TestCertificates
@@ -47,7 +51,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("without providers[].tls.ca the private CA is not trusted: the fetch fails with a certificate verification error and on_unavailable (deny) applies")
+    @Test(
+      "without providers[].tls.ca the private CA is not trusted: the fetch fails with a certificate verification error and on_unavailable (deny) applies"
+    )
     func privateCANotTrustedBySystemRoots() async throws {
       try await withTestScope { scope in
         let pki = try TestTLS.pki(scope)
@@ -58,7 +64,8 @@ extension EndToEnd {
           try await augmenter.status().providers.first.flatMap { ($0.consecutiveFailures ?? 0) >= 1 && $0.lastError != nil ? $0 : nil }
         }
         let error = (failing.lastError ?? "").lowercased()
-        #expect(error.contains("certificate") && error.contains("verif"), "not a certificate verification error: \(failing.lastError ?? "")")
+        #expect(
+          error.contains("certificate") && error.contains("verif"), "not a certificate verification error: \(failing.lastError ?? "")")
         #expect(provider.requestCount == 0, "no request may complete over an unverified connection")
         #expect(try await augmenter.readyz() == 503)
         let check = try await Self.check(client)

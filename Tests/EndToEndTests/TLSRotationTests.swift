@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: certificate rotation.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestCertificates
 import TestSupport
@@ -8,7 +12,9 @@ extension EndToEnd {
   /// mounted Secret.
   @Suite("TLS: certificate rotation")
   struct TLSRotation {
-    @Test("rotated files: the next handshake presents the new certificate, an open connection keeps working; a bad pair is logged and the last good one kept")
+    @Test(
+      "rotated files: the next handshake presents the new certificate, an open connection keeps working; a bad pair is logged and the last good one kept"
+    )
     func rotationKeepsConnectionsAndRejectsBadPairs() async throws {
       try await withTestScope { scope in
         let pki = try TestTLS.pki(scope)

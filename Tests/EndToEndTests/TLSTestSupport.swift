@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a provider and Augmenter with TLS on its check port.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import NIOSSL

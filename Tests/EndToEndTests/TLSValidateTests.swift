@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: TLS: validate and serve with TLS files.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestCertificates
 import TestSupport
@@ -8,7 +12,9 @@ extension EndToEnd {
   /// ``PolicyRecipeDocs/validateReportsKeyPaths()``, which checks validate's key paths for rules.)
   @Suite("TLS: validate and serve with TLS files")
   struct TLSValidate {
-    @Test("a certificate with another certificate's key: validate exits 1 and serve exits 2, both naming the key path, the key file and OpenSSL's mismatch", arguments: ["tls", "admin_tls"])
+    @Test(
+      "a certificate with another certificate's key: validate exits 1 and serve exits 2, both naming the key path, the key file and OpenSSL's mismatch",
+      arguments: ["tls", "admin_tls"])
     func mismatchedKeyIsReported(key: String) async throws {
       try await withTestScope("mismatchedKey-\(key)") { scope in
         let pki = try TestTLS.pki(scope)

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// EnvoyAPI tests: Field numbers.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf
@@ -33,7 +37,9 @@ private let everyField: [SingleField] = [
   .init("AttributeContext.source #1", [0x0A, 0x00]) { (m: inout Ctx) in m.source = .init() },
   .init("AttributeContext.destination #2", [0x12, 0x00]) { (m: inout Ctx) in m.destination = .init() },
   .init("AttributeContext.request #4", [0x22, 0x00]) { (m: inout Ctx) in m.request = .init() },
-  .init("AttributeContext.context_extensions #10", [0x52, 0x06, 0x0A, 0x01, 0x6B, 0x12, 0x01, 0x76]) { (m: inout Ctx) in m.contextExtensions = ["k": "v"] },
+  .init("AttributeContext.context_extensions #10", [0x52, 0x06, 0x0A, 0x01, 0x6B, 0x12, 0x01, 0x76]) { (m: inout Ctx) in
+    m.contextExtensions = ["k": "v"]
+  },
   .init("AttributeContext.metadata_context #11", [0x5A, 0x00]) { (m: inout Ctx) in m.metadataContext = .init() },
   .init("AttributeContext.tls_session #12", [0x62, 0x00]) { (m: inout Ctx) in m.tlsSession = .init() },
   .init("AttributeContext.route_metadata_context #13", [0x6A, 0x00]) { (m: inout Ctx) in m.routeMetadataContext = .init() },
@@ -46,7 +52,8 @@ private let everyField: [SingleField] = [
   .init("Request.http #2", [0x12, 0x00]) { (m: inout Ctx.Request) in m.http = .init() },
   .init("HttpRequest.id #1", [0x0A, 0x01, 0x61]) { (m: inout Ctx.HttpRequest) in m.id = "a" },
   .init("HttpRequest.method #2", [0x12, 0x01, 0x61]) { (m: inout Ctx.HttpRequest) in m.method = "a" },
-  .init("HttpRequest.headers #3", [0x1A, 0x06, 0x0A, 0x01, 0x6B, 0x12, 0x01, 0x76]) { (m: inout Ctx.HttpRequest) in m.headers = ["k": "v"] },
+  .init("HttpRequest.headers #3", [0x1A, 0x06, 0x0A, 0x01, 0x6B, 0x12, 0x01, 0x76]) { (m: inout Ctx.HttpRequest) in m.headers = ["k": "v"]
+  },
   .init("HttpRequest.path #4", [0x22, 0x01, 0x61]) { (m: inout Ctx.HttpRequest) in m.path = "a" },
   .init("HttpRequest.host #5", [0x2A, 0x01, 0x61]) { (m: inout Ctx.HttpRequest) in m.host = "a" },
   .init("HttpRequest.scheme #6", [0x32, 0x01, 0x61]) { (m: inout Ctx.HttpRequest) in m.scheme = "a" },
@@ -62,15 +69,25 @@ private let everyField: [SingleField] = [
   .init("DeniedHttpResponse.headers #2", [0x12, 0x00]) { (m: inout Envoy_Service_Auth_V3_DeniedHttpResponse) in m.headers = [.init()] },
   .init("DeniedHttpResponse.body #3", [0x1A, 0x01, 0x61]) { (m: inout Envoy_Service_Auth_V3_DeniedHttpResponse) in m.body = "a" },
   .init("OkHttpResponse.headers #2", [0x12, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.headers = [.init()] },
-  .init("OkHttpResponse.dynamic_metadata #3", [0x1A, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.dynamicMetadata = .init() },
-  .init("OkHttpResponse.headers_to_remove #5", [0x2A, 0x01, 0x61]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.headersToRemove = ["a"] },
-  .init("OkHttpResponse.response_headers_to_add #6", [0x32, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.responseHeadersToAdd = [.init()] },
-  .init("OkHttpResponse.query_parameters_to_set #7", [0x3A, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.queryParametersToSet = [.init()] },
-  .init("OkHttpResponse.query_parameters_to_remove #8", [0x42, 0x01, 0x61]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.queryParametersToRemove = ["a"] },
+  .init("OkHttpResponse.dynamic_metadata #3", [0x1A, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in m.dynamicMetadata = .init()
+  },
+  .init("OkHttpResponse.headers_to_remove #5", [0x2A, 0x01, 0x61]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in
+    m.headersToRemove = ["a"]
+  },
+  .init("OkHttpResponse.response_headers_to_add #6", [0x32, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in
+    m.responseHeadersToAdd = [.init()]
+  },
+  .init("OkHttpResponse.query_parameters_to_set #7", [0x3A, 0x00]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in
+    m.queryParametersToSet = [.init()]
+  },
+  .init("OkHttpResponse.query_parameters_to_remove #8", [0x42, 0x01, 0x61]) { (m: inout Envoy_Service_Auth_V3_OkHttpResponse) in
+    m.queryParametersToRemove = ["a"]
+  },
   .init("CheckResponse.status #1", [0x0A, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.status = .init() },
   .init("CheckResponse.denied_response #2", [0x12, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.deniedResponse = .init() },
   .init("CheckResponse.ok_response #3", [0x1A, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.okResponse = .init() },
-  .init("CheckResponse.dynamic_metadata #4", [0x22, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.dynamicMetadata = .init() },
+  .init("CheckResponse.dynamic_metadata #4", [0x22, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.dynamicMetadata = .init()
+  },
   .init("CheckResponse.error_response #5", [0x2A, 0x00]) { (m: inout Envoy_Service_Auth_V3_CheckResponse) in m.errorResponse = .init() },
   // envoy.config.core.v3
   .init("HeaderValue.key #1", [0x0A, 0x01, 0x61]) { (m: inout Core) in m.key = "a" },
@@ -78,11 +95,19 @@ private let everyField: [SingleField] = [
   .init("HeaderValue.raw_value #3", [0x1A, 0x01, 0x61]) { (m: inout Core) in m.rawValue = Data("a".utf8) },
   .init("HeaderValueOption.header #1", [0x0A, 0x00]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in m.header = .init() },
   .init("HeaderValueOption.append #2", [0x12, 0x00]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in m.append = .init(false) },
-  .init("HeaderValueOption.append_action #3", [0x18, 0x01]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in m.appendAction = .addIfAbsent },
-  .init("HeaderValueOption.keep_empty_value #4", [0x20, 0x01]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in m.keepEmptyValue = true },
+  .init("HeaderValueOption.append_action #3", [0x18, 0x01]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in
+    m.appendAction = .addIfAbsent
+  },
+  .init("HeaderValueOption.keep_empty_value #4", [0x20, 0x01]) { (m: inout Envoy_Config_Core_V3_HeaderValueOption) in
+    m.keepEmptyValue = true
+  },
   .init("HeaderMap.headers #1", [0x0A, 0x00]) { (m: inout Envoy_Config_Core_V3_HeaderMap) in m.headers = [.init()] },
-  .init("Metadata.filter_metadata #1", [0x0A, 0x05, 0x0A, 0x01, 0x6B, 0x12, 0x00]) { (m: inout Envoy_Config_Core_V3_Metadata) in m.filterMetadata = ["k": .init()] },
-  .init("Metadata.typed_filter_metadata #2", [0x12, 0x05, 0x0A, 0x01, 0x6B, 0x12, 0x00]) { (m: inout Envoy_Config_Core_V3_Metadata) in m.typedFilterMetadata = ["k": .init()] },
+  .init("Metadata.filter_metadata #1", [0x0A, 0x05, 0x0A, 0x01, 0x6B, 0x12, 0x00]) { (m: inout Envoy_Config_Core_V3_Metadata) in
+    m.filterMetadata = ["k": .init()]
+  },
+  .init("Metadata.typed_filter_metadata #2", [0x12, 0x05, 0x0A, 0x01, 0x6B, 0x12, 0x00]) { (m: inout Envoy_Config_Core_V3_Metadata) in
+    m.typedFilterMetadata = ["k": .init()]
+  },
   .init("QueryParameter.key #1", [0x0A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_QueryParameter) in m.key = "a" },
   .init("QueryParameter.value #2", [0x12, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_QueryParameter) in m.value = "a" },
   .init("Address.socket_address #1", [0x0A, 0x00]) { (m: inout Envoy_Config_Core_V3_Address) in m.socketAddress = .init() },
@@ -94,11 +119,17 @@ private let everyField: [SingleField] = [
   .init("SocketAddress.named_port #4", [0x22, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_SocketAddress) in m.namedPort = "a" },
   .init("SocketAddress.resolver_name #5", [0x2A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_SocketAddress) in m.resolverName = "a" },
   .init("SocketAddress.ipv4_compat #6", [0x30, 0x01]) { (m: inout Envoy_Config_Core_V3_SocketAddress) in m.ipv4Compat = true },
-  .init("SocketAddress.network_namespace_filepath #7", [0x3A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_SocketAddress) in m.networkNamespaceFilepath = "a" },
+  .init("SocketAddress.network_namespace_filepath #7", [0x3A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_SocketAddress) in
+    m.networkNamespaceFilepath = "a"
+  },
   .init("Pipe.path #1", [0x0A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_Pipe) in m.path = "a" },
   .init("Pipe.mode #2", [0x10, 0x05]) { (m: inout Envoy_Config_Core_V3_Pipe) in m.mode = 5 },
-  .init("EnvoyInternalAddress.server_listener_name #1", [0x0A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_EnvoyInternalAddress) in m.serverListenerName = "a" },
-  .init("EnvoyInternalAddress.endpoint_id #2", [0x12, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_EnvoyInternalAddress) in m.endpointID = "a" },
+  .init("EnvoyInternalAddress.server_listener_name #1", [0x0A, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_EnvoyInternalAddress) in
+    m.serverListenerName = "a"
+  },
+  .init("EnvoyInternalAddress.endpoint_id #2", [0x12, 0x01, 0x61]) { (m: inout Envoy_Config_Core_V3_EnvoyInternalAddress) in
+    m.endpointID = "a"
+  },
   // envoy.type.v3, google.rpc, grpc.health.v1
   .init("HttpStatus.code #1", [0x08, 0x93, 0x03]) { (m: inout Envoy_Type_V3_HttpStatus) in m.code = .forbidden },
   .init("Status.code #1", [0x08, 0x05]) { (m: inout Google_Rpc_Status) in m.code = 5 },
@@ -106,7 +137,9 @@ private let everyField: [SingleField] = [
   .init("Status.details #3", [0x1A, 0x00]) { (m: inout Google_Rpc_Status) in m.details = [.init()] },
   .init("HealthCheckRequest.service #1", [0x0A, 0x01, 0x61]) { (m: inout Grpc_Health_V1_HealthCheckRequest) in m.service = "a" },
   .init("HealthCheckResponse.status #1", [0x08, 0x02]) { (m: inout Grpc_Health_V1_HealthCheckResponse) in m.status = .notServing },
-  .init("HealthListResponse.statuses #1", [0x0A, 0x05, 0x0A, 0x01, 0x61, 0x12, 0x00]) { (m: inout Grpc_Health_V1_HealthListResponse) in m.statuses = ["a": .init()] },
+  .init("HealthListResponse.statuses #1", [0x0A, 0x05, 0x0A, 0x01, 0x61, 0x12, 0x00]) { (m: inout Grpc_Health_V1_HealthListResponse) in
+    m.statuses = ["a": .init()]
+  },
 ]
 
 @Suite("Field numbers")

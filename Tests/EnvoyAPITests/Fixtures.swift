@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// EnvoyAPI test support: messages and Any values as decoders produce them.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf

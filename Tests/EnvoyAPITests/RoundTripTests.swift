@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// EnvoyAPI tests: Binary round trips.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf
@@ -25,22 +29,24 @@ struct RoundTripTests {
 
   @Test func fullyPopulatedCheckRequest() throws {
     let request = Fixtures.fullCheckRequest()
-    expectFieldsSet(request, [
-      "attributes",
-      // AttributeContext
-      "source", "destination", "request", "context_extensions", "metadata_context", "tls_session",
-      "route_metadata_context",
-      // Peer
-      "address", "service", "labels", "principal", "certificate",
-      // SocketAddress / Pipe
-      "socket_address", "protocol", "port_value", "resolver_name", "ipv4_compat",
-      "network_namespace_filepath", "pipe", "mode", "path",
-      // Request / HttpRequest
-      "time", "http", "id", "method", "headers", "header_map", "host", "scheme", "query", "fragment",
-      "size", "body", "raw_body",
-      // HeaderValue, TLSSession, Metadata
-      "key", "value", "raw_value", "sni", "filter_metadata", "typed_filter_metadata",
-    ])
+    expectFieldsSet(
+      request,
+      [
+        "attributes",
+        // AttributeContext
+        "source", "destination", "request", "context_extensions", "metadata_context", "tls_session",
+        "route_metadata_context",
+        // Peer
+        "address", "service", "labels", "principal", "certificate",
+        // SocketAddress / Pipe
+        "socket_address", "protocol", "port_value", "resolver_name", "ipv4_compat",
+        "network_namespace_filepath", "pipe", "mode", "path",
+        // Request / HttpRequest
+        "time", "http", "id", "method", "headers", "header_map", "host", "scheme", "query", "fragment",
+        "size", "body", "raw_body",
+        // HeaderValue, TLSSession, Metadata
+        "key", "value", "raw_value", "sni", "filter_metadata", "typed_filter_metadata",
+      ])
 
     let decoded = try roundTrip(request)
     let attributes = decoded.attributes
@@ -71,11 +77,13 @@ struct RoundTripTests {
 
   @Test func okCheckResponse() throws {
     let response = Fixtures.okCheckResponse()
-    expectFieldsSet(response.okResponse, [
-      "headers", "dynamic_metadata", "headers_to_remove", "response_headers_to_add",
-      "query_parameters_to_set", "query_parameters_to_remove",
-      "header", "append", "append_action", "keep_empty_value", "raw_value",
-    ])
+    expectFieldsSet(
+      response.okResponse,
+      [
+        "headers", "dynamic_metadata", "headers_to_remove", "response_headers_to_add",
+        "query_parameters_to_set", "query_parameters_to_remove",
+        "header", "append", "append_action", "keep_empty_value", "raw_value",
+      ])
     let decoded = try roundTrip(response)
     guard case .okResponse(let ok)? = decoded.httpResponse else {
       Issue.record("expected ok_response, got \(String(describing: decoded.httpResponse))")
@@ -133,7 +141,9 @@ struct RoundTripTests {
     }
 
     var list = Grpc_Health_V1_HealthListResponse()
-    for (name, status) in [("", .serving), ("a", .notServing), ("b", .unknown)] as [(String, Grpc_Health_V1_HealthCheckResponse.ServingStatus)] {
+    for (name, status) in [("", .serving), ("a", .notServing), ("b", .unknown)]
+      as [(String, Grpc_Health_V1_HealthCheckResponse.ServingStatus)]
+    {
       var response = Grpc_Health_V1_HealthCheckResponse()
       response.status = status
       list.statuses[name] = response

@@ -4,14 +4,15 @@
 
 import AugmenterCore
 import EnvoyAPI
-@testable import ExtAuthz
 import Foundation
 import GRPC
 import HTTP2
 import NIOCore
 import SwiftProtobuf
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExtAuthz
 
 /// A seeded generator, so a failing case can be replayed from its seed.
 struct SplitMix64: RandomNumberGenerator {

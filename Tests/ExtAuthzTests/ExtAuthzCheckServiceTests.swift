@@ -4,15 +4,16 @@
 
 import AugmenterCore
 import EnvoyAPI
-@testable import ExtAuthz
 import Foundation
 import GRPC
 import HTTP2
 import NIOCore
 import NIOHTTP1
 import SwiftProtobuf
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExtAuthz
 
 @Suite struct ExtAuthzCheckServiceTests {
   private func checkRequest(headers: [String: String] = ["x-request-id": "req-1"]) throws -> ByteBuffer {
@@ -109,7 +110,6 @@ import TestSupport
   }
 }
 
-
 // MARK: - Policy: how each decision maps onto the wire, in both modes
 
 /// A service over `yaml` (one provider `sidecar` published with `published` when given).
@@ -173,18 +173,20 @@ private func httpCheck(
     var response = try grpcCheck(grpc)
     #expect(response.status.code == 0)
     var ok = response.okResponse
-    #expect(ok.headers.map { "\($0.header.key)=\($0.header.value) append=\($0.append.value)" } == [
-      "x-set=s append=false", "x-append=a append=false", "x-add=n append=false",
-      "x-hello=Hello world from api.example append=false",
-    ])
+    #expect(
+      ok.headers.map { "\($0.header.key)=\($0.header.value) append=\($0.append.value)" } == [
+        "x-set=s append=false", "x-append=a append=false", "x-add=n append=false",
+        "x-hello=Hello world from api.example append=false",
+      ])
     #expect(ok.headers.allSatisfy { $0.hasAppend })
     #expect(ok.headersToRemove == ["x-gone", "x-gone-too"])
     // The client sent them: append joins (append=true), add_if_absent leaves the client's value.
     response = try grpcCheck(grpc, headers: ["x-append": "client", "x-add": "client", "x-set": "client"])
     ok = response.okResponse
-    #expect(ok.headers.map { "\($0.header.key)=\($0.header.value) append=\($0.append.value)" } == [
-      "x-set=s append=false", "x-append=a append=true", "x-hello=Hello world from api.example append=false",
-    ])
+    #expect(
+      ok.headers.map { "\($0.header.key)=\($0.header.value) append=\($0.append.value)" } == [
+        "x-set=s append=false", "x-append=a append=true", "x-hello=Hello world from api.example append=false",
+      ])
   }
 
   @Test func httpModeAllowMapsEachAction() throws {
@@ -192,11 +194,12 @@ private func httpCheck(
     var answer = httpCheck(http)
     #expect(answer.status == 200)
     #expect(answer.body.isEmpty)
-    #expect(answer.headers == [
-      HeaderField(name: "x-set", value: "s"), HeaderField(name: "x-append", value: "a"), HeaderField(name: "x-add", value: "n"),
-      HeaderField(name: "x-hello", value: "Hello world from api.example"),
-      HeaderField(name: "x-envoy-auth-headers-to-remove", value: "x-gone, x-gone-too"),
-    ])
+    #expect(
+      answer.headers == [
+        HeaderField(name: "x-set", value: "s"), HeaderField(name: "x-append", value: "a"), HeaderField(name: "x-add", value: "n"),
+        HeaderField(name: "x-hello", value: "Hello world from api.example"),
+        HeaderField(name: "x-envoy-auth-headers-to-remove", value: "x-gone, x-gone-too"),
+      ])
     answer = httpCheck(http, headers: ["x-append": "client", "x-add": "client"])
     #expect(answer.headers.map(\.name) == ["x-set", "x-append", "x-hello", "x-envoy-auth-headers-to-remove"])
     #expect(answer.headers.allSatisfy { $0.action == .set }, "HTTP mode has no per-header action on the wire")
@@ -241,7 +244,8 @@ private func httpCheck(
     #expect(response.status.code == 8)
     denied = response.deniedResponse
     #expect(denied.status.code == .tooManyRequests)
-    #expect(Set(denied.headers.map(\.header.key)) == ["content-type", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"])
+    #expect(
+      Set(denied.headers.map(\.header.key)) == ["content-type", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"])
     let limited = try #require(try JSONSerialization.jsonObject(with: Data(denied.body.utf8)) as? [String: Any])
     #expect(limited["type"] as? String == "https://errors.example/rate-limited")
     #expect(limited["title"] as? String == "Slow down")

@@ -3,12 +3,13 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
-@testable import ExtAuthz
 import Foundation
 import HTTP1
 import NIOCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExtAuthz
 
 @Suite struct HTTP1CheckHandlerTests {
   /// A connection whose checks see `sidecar`'s headers (`authorization: Bearer t`) and the

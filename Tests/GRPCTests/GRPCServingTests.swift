@@ -8,8 +8,8 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct GRPCServingTests {
   @Test func serverPrefaceCarriesOurSettings() throws {
@@ -112,7 +112,8 @@ import TestSupport
     // 3 MiB against a 64 KiB stream window: only works if the server grants more window.
     let pair = try InMemoryHTTP2(
       settings: HTTP2.HTTP2Settings(initialWindowSize: 65_535, connectionWindowSize: 65_535),
-      responder: GRPCRouter(methods: ["/test.Echo/Size": .unary { message, _ in Array(String(message.readableBytes).utf8) }], maxMessageBytes: 4 << 20)
+      responder: GRPCRouter(
+        methods: ["/test.Echo/Size": .unary { message, _ in Array(String(message.readableBytes).utf8) }], maxMessageBytes: 4 << 20)
     )
     let message = [UInt8](repeating: 7, count: 3 << 20)
     let response = try pair.call(stream: 1, path: "/test.Echo/Size", body: grpcFrame(message), chunk: 16_384)
@@ -251,7 +252,6 @@ import TestSupport
     #expect(GRPCMessageEncoding.percentDecode(encoded) == raw)
   }
 }
-
 
 @Suite struct GRPCServerStreamingTests {
   private func makePair(_ box: WriterBox, finishOnShutdown: Bool = true) throws -> InMemoryHTTP2 {

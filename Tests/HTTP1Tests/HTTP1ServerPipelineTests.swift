@@ -7,30 +7,12 @@ import HTTP1
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import Testing
 import TestSupport
-
-/// Answers every request with 200 and its URI, keep-alive as the client asked.
-private final class URIEchoHandler: ChannelInboundHandler {
-  typealias InboundIn = HTTPServerRequestPart
-  typealias OutboundOut = HTTPServerResponsePart
-  private var head: HTTPRequestHead?
-
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    switch Self.unwrapInboundIn(data) {
-    case .head(let head): self.head = head
-    case .body: break
-    case .end:
-      guard let head = self.head else { return }
-      HTTP1Response.write(
-        status: .ok, headers: HTTPHeaders(), body: head.uri, for: head, keepAlive: head.isKeepAlive, context: context)
-    }
-  }
-}
+import Testing
 
 @Suite struct HTTP1ServerPipelineTests {
   @Test func pipelinedRequestsAreAnsweredInOrder() throws {
-    let connection = try EmbeddedHTTP1Connection(URIEchoHandler())
+    let connection = try EmbeddedHTTP1Connection(HTTP1URIEchoHandler())
     try connection.send("GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\nGET /c HTTP/1.1\r\nhost: x\r\n\r\n")
     let text = try connection.output()
     let bodies = text.components(separatedBy: "\r\n\r\n").dropFirst().map { String($0.prefix(2)) }
@@ -39,7 +21,7 @@ private final class URIEchoHandler: ChannelInboundHandler {
   }
 
   @Test func aMalformedRequestGets400AndTheConnectionCloses() throws {
-    let connection = try EmbeddedHTTP1Connection(URIEchoHandler())
+    let connection = try EmbeddedHTTP1Connection(HTTP1URIEchoHandler())
     try connection.send("GET /a HTTP/1.1\r\nbad header line\r\n\r\n")
     let text = try connection.output()
     #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(text)")
@@ -48,7 +30,7 @@ private final class URIEchoHandler: ChannelInboundHandler {
   }
 
   @Test func headersPastTheLimitGet431() throws {
-    let connection = try EmbeddedHTTP1Connection(URIEchoHandler())
+    let connection = try EmbeddedHTTP1Connection(HTTP1URIEchoHandler())
     try connection.send("GET /a HTTP/1.1\r\nx-big: \(String(repeating: "v", count: 20 * 1024))\r\n\r\n")
     let text = try connection.output()
     #expect(text.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "\(text.prefix(200))")
@@ -57,7 +39,7 @@ private final class URIEchoHandler: ChannelInboundHandler {
 
   @Test func aHeadThatNeverEndsGets408AtTheHeadDeadline() throws {
     let connection = try EmbeddedHTTP1Connection(
-      URIEchoHandler(),
+      HTTP1URIEchoHandler(),
       settings: HTTP1ConnectionSettings(headTimeout: .seconds(2), bodyTimeout: .seconds(30), maxPipelinedRequests: 16))
     try connection.send("GET /a HTTP/1.1\r\nhost: x\r\n")
     connection.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
@@ -70,7 +52,7 @@ private final class URIEchoHandler: ChannelInboundHandler {
   }
 
   @Test func quiesceClosesAnIdleConnectionAtOnce() throws {
-    let connection = try EmbeddedHTTP1Connection(URIEchoHandler())
+    let connection = try EmbeddedHTTP1Connection(HTTP1URIEchoHandler())
     try connection.send("GET /a HTTP/1.1\r\nhost: x\r\n\r\n")
     _ = try connection.output()
     connection.quiesce()
@@ -78,7 +60,7 @@ private final class URIEchoHandler: ChannelInboundHandler {
   }
 
   @Test func quiesceLetsARequestInProgressFinishWithConnectionClose() throws {
-    let connection = try EmbeddedHTTP1Connection(URIEchoHandler())
+    let connection = try EmbeddedHTTP1Connection(HTTP1URIEchoHandler())
     try connection.send("POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nab")
     connection.quiesce()
     #expect(connection.isOpen, "closed with a request half received")

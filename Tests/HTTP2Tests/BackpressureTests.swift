@@ -8,8 +8,8 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct BackpressureTests {
   @Test func notWritableHoldsReadsAndOutputUntilWritableAgain() throws {
@@ -64,7 +64,8 @@ import TestSupport
     let big = [UInt8](repeating: 9, count: 200_000)
     let pair = try InMemoryHTTP2(responder: GRPCRouter(methods: ["/test.Echo/Big": .unary { _, _ in big }], maxMessageBytes: 1024))
     try pair.client.writeOutbound(HTTP2Frame(streamID: 0, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
-    try pair.client.writeOutbound(HTTP2Frame(streamID: 0, payload: .settings(.settings([HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20)]))))
+    try pair.client.writeOutbound(
+      HTTP2Frame(streamID: 0, payload: .settings(.settings([HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20)]))))
     try pair.interact()
     try pair.sendHeaders(stream: 1, path: "/test.Echo/Big")
     try pair.client.writeOutbound(

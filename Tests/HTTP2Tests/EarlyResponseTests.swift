@@ -8,8 +8,8 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct EarlyResponseTests {
   /// A prefix declaring 10 MiB, against the test router's 1024-byte maximum.

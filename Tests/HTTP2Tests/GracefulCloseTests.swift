@@ -8,8 +8,8 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
-import Testing
 import TestSupport
+import Testing
 
 /// The GOAWAYs the client received: last stream id and error code.
 private func goAways(_ pair: InMemoryHTTP2) -> [(HTTP2StreamID, HTTP2ErrorCode)] {

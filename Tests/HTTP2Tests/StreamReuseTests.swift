@@ -9,8 +9,8 @@ import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Answers 200 and remembers every request head it saw.
 final class RecordingResponder: HTTP2RequestResponder {

@@ -14,16 +14,17 @@ import Testing
     #expect(decision == .refuse("redirect (HTTP 302) not followed: follow_redirects is never"))
   }
 
-  @Test(arguments: [
-    ("/moved", "http://provider.test:8081/moved"),
-    ("moved?x=1", "http://provider.test:8081/moved?x=1"),
-    ("HTTP://PROVIDER.test:8081/a", "HTTP://PROVIDER.test:8081/a"),  // origins compare case-insensitively
-    ("http://provider.test/a", nil),  // port 80, not 8081
-    ("https://provider.test:8081/a", nil),  // another scheme
-    ("http://evil.test:8081/headers", nil),
-    ("//evil.test:8081/headers", nil),  // scheme-relative: another host
-    ("http://provider.test:8081@evil.test/x", nil),  // userinfo trick: the host is evil.test
-  ] as [(String, String?)])
+  @Test(
+    arguments: [
+      ("/moved", "http://provider.test:8081/moved"),
+      ("moved?x=1", "http://provider.test:8081/moved?x=1"),
+      ("HTTP://PROVIDER.test:8081/a", "HTTP://PROVIDER.test:8081/a"),  // origins compare case-insensitively
+      ("http://provider.test/a", nil),  // port 80, not 8081
+      ("https://provider.test:8081/a", nil),  // another scheme
+      ("http://evil.test:8081/headers", nil),
+      ("//evil.test:8081/headers", nil),  // scheme-relative: another host
+      ("http://provider.test:8081@evil.test/x", nil),  // userinfo trick: the host is evil.test
+    ] as [(String, String?)])
   func sameOriginOnly(location: String, expected: String?) {
     let decision = ProviderRedirect.decide(status: 307, location: location, requestURL: base, policy: .sameOrigin)
     if let expected {

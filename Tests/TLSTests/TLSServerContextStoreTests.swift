@@ -12,9 +12,9 @@ import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// A directory laid out like a mounted Kubernetes secret: `tls.crt` → `..data/tls.crt`,

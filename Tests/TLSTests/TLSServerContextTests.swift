@@ -4,9 +4,10 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
-@testable import TLS
 import TestCertificates
 import Testing
+
+@testable import TLS
 
 @Suite("TLSServerContext: validation and errors")
 struct TLSServerContextTests {

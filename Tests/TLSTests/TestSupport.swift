@@ -409,7 +409,9 @@ final class TLSTestClient: Sendable {
   func expectEcho(_ payload: ByteBuffer, timeout: Duration = .seconds(10)) async throws {
     let start = self.state.snapshot.received.readableBytes
     try await self.channel.writeAndFlush(payload)
-    let received = try await eventually("echo of \(payload.readableBytes) bytes", timeout: timeout, every: .milliseconds(5), retryingErrors: false) { () -> ByteBuffer? in
+    let received = try await eventually(
+      "echo of \(payload.readableBytes) bytes", timeout: timeout, every: .milliseconds(5), retryingErrors: false
+    ) { () -> ByteBuffer? in
       let snapshot = self.state.snapshot
       if let error = snapshot.error { throw ClientFailed(error: error) }
       if snapshot.received.readableBytes >= start + payload.readableBytes {

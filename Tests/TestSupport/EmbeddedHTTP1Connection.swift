@@ -4,9 +4,9 @@
 
 package import HTTP1
 import Logging
-import NIOHTTP1
 package import NIOCore
 package import NIOEmbedded
+package import NIOHTTP1
 
 /// An `EmbeddedChannel` with the HTTP/1.1 server handlers (`HTTP1ServerPipeline`) and the
 /// application's handler after them, connected. Bytes go in as a socket would deliver them;
@@ -58,4 +58,25 @@ package final class EmbeddedHTTP1Connection {
 
   /// Whether the connection is still open.
   package var isOpen: Bool { self.channel.isActive }
+}
+
+/// Answers every request with 200 and its URI, keep-alive as the client asked.
+package final class HTTP1URIEchoHandler: ChannelInboundHandler {
+  package typealias InboundIn = HTTPServerRequestPart
+  package typealias OutboundOut = HTTPServerResponsePart
+  private var head: HTTPRequestHead?
+
+  /// A handler for one connection.
+  package init() {}
+
+  package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch Self.unwrapInboundIn(data) {
+    case .head(let head): self.head = head
+    case .body: break
+    case .end:
+      guard let head = self.head else { return }
+      HTTP1Response.write(
+        status: .ok, headers: HTTPHeaders(), body: head.uri, for: head, keepAlive: head.isKeepAlive, context: context)
+    }
+  }
 }

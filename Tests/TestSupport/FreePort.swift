@@ -5,9 +5,9 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// Loopback ports that are free right now (bind 127.0.0.1:0, read the port, close). No port is
@@ -32,9 +32,9 @@ package enum FreePort {
 
   private static func bindEphemeral() throws -> Int {
     #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
+      let fd = socket(AF_INET, SOCK_STREAM, 0)
     #endif
     guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
     defer { close(fd) }

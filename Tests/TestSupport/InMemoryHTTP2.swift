@@ -108,7 +108,9 @@ package final class InMemoryHTTP2 {
   }
 
   /// One unary call: headers, the body (optionally in chunks), END_STREAM.
-  package func call(stream: Int, path: String, body: [UInt8], chunk: Int? = nil, contentType: String? = "application/grpc") throws -> Response {
+  package func call(stream: Int, path: String, body: [UInt8], chunk: Int? = nil, contentType: String? = "application/grpc") throws
+    -> Response
+  {
     try self.sendHeaders(stream: stream, path: path, contentType: contentType)
     let size = max(1, chunk ?? body.count)
     var offset = 0

@@ -62,7 +62,10 @@ package final class ManualClock: AugmenterClock, Sendable {
     }
     try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        enum Action { case resume, cancel, wait([Waiter]) }
+        enum Action {
+          case resume, cancel
+          case wait([Waiter])
+        }
         let action: Action = state.withLock { state in
           if state.cancelledBeforeSleeping.remove(id) != nil { return .cancel }
           if deadline <= state.now { return .resume }

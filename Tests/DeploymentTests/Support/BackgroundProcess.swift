@@ -1,8 +1,12 @@
+//===----------------------------------------------------------------------===//
+// Deployment test support: a long-running child process (a server) with its output in a log file.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// A long-running child process (a server), its output in a log file. Stop it with ``stop()``

@@ -1,7 +1,12 @@
-@testable import AugmenterCore
+//===----------------------------------------------------------------------===//
+// Deployment test support: JSON and YAML values with shape-tolerant accessors.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Yams
+
+@testable import AugmenterCore
 
 /// A parsed JSON (or YAML, converted) value, with accessors that return `nil` on a shape mismatch so
 /// tests can say which field is missing instead of crashing.

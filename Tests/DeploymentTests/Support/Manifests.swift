@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// Deployment test support: the Kubernetes objects of a rendered kustomization.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 

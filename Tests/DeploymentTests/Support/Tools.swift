@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// Deployment test support: the tools the deployment tests run.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 

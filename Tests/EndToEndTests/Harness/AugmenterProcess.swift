@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: the augmenter binary with a written configuration, as a child process.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOSSL
 import TestSupport

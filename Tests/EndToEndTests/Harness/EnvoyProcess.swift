@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a real Envoy 1.40 with one of the files in envoy/.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 

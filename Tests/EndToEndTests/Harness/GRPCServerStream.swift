@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: one server-streaming gRPC call.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOCore
 import NIOHTTP2

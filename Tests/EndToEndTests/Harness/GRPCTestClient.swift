@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a gRPC client on swift-nio-http2.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOCore
 import NIOHPACK  // HPACKHeaders: part of swift-nio-http2, a dependency of NIOHTTP2
@@ -230,7 +234,8 @@ final class GRPCCall: Sendable {
 
   /// Sends `bytes` in a DATA frame (split by NIO as flow control requires) and waits until written.
   func send(_ bytes: [UInt8], endStream: Bool) async throws {
-    try await stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(bytes: bytes)), endStream: endStream))).get()
+    try await stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(bytes: bytes)), endStream: endStream)))
+      .get()
   }
 
   func sendWithoutWaiting(_ bytes: [UInt8], endStream: Bool) {

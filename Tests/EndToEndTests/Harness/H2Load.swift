@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: nghttp2's h2load driving gRPC Check calls.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 import Testing

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: small in-process HTTP/1.1 servers (providers, upstreams).
+//===----------------------------------------------------------------------===//
+
 import AugmenterServer  // ConnectionTracker: the server's own, keeping accepted channels until they close
 import Foundation
 import NIOCore
@@ -23,7 +27,10 @@ struct ReceivedRequest: Sendable, CustomStringConvertible {
 /// it serves HTTPS (NIOSSL in front of the HTTP/1.1 handlers).
 final class HTTP1TestServer: Sendable {
   /// Answers one request: call `respond` (now or later, from the event loop) or never.
-  typealias Responder = @Sendable (ReceivedRequest, _ respond: @escaping @Sendable (HTTPResponseStatus, [HeaderField], [UInt8]) -> Void, _ eventLoop: any EventLoop) -> Void
+  typealias Responder =
+    @Sendable (
+      ReceivedRequest, _ respond: @escaping @Sendable (HTTPResponseStatus, [HeaderField], [UInt8]) -> Void, _ eventLoop: any EventLoop
+    ) -> Void
 
   let port: Int
   private let serverChannel: any Channel
@@ -99,12 +106,14 @@ private final class RequestHandler: ChannelInboundHandler {
       let keepAlive = head.isKeepAlive
       let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
       let eventLoop = context.eventLoop
-      responder(request, { status, headers, body in
-        eventLoop.execute {
-          let (handler, context) = loopBound.value
-          handler.write(context: context, status: status, headers: headers, body: body, keepAlive: keepAlive)
-        }
-      }, eventLoop)
+      responder(
+        request,
+        { status, headers, body in
+          eventLoop.execute {
+            let (handler, context) = loopBound.value
+            handler.write(context: context, status: status, headers: headers, body: body, keepAlive: keepAlive)
+          }
+        }, eventLoop)
     }
   }
 

@@ -1,11 +1,15 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: child processes, their output and how they ended.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import Synchronization
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// How a child process ended.
@@ -149,10 +153,10 @@ final class ManagedProcess: Sendable {
 private func closeInheritedDescriptors(_ fileActions: inout posix_spawn_file_actions_t) {
   typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
   #if canImport(Glibc)
-  if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-    let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
-    if addCloseFrom(&fileActions, 3) == 0 { return }
-  }
+    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+      let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
+      if addCloseFrom(&fileActions, 3) == 0 { return }
+    }
   #endif
   let directory = FileManager.default.fileExists(atPath: "/proc/self/fd") ? "/proc/self/fd" : "/dev/fd"
   for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {

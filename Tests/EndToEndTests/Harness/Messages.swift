@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: gRPC paths and the CheckRequest/CheckResponse helpers.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: an HTTP/2 client that floods control frames and never reads.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 
 #if canImport(Glibc)

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: the non-reading flooder over TLS (h2).
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOCore
 import NIOPosix

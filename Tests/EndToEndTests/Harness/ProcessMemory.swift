@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a process's memory, read from /proc.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 
 /// Reads a process's memory from `/proc`, for the tests that bound what one client can cost.

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a plain TCP connection sending exact bytes and recording the answer.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOCore
 import NIOPosix
@@ -57,7 +61,8 @@ final class RawConnection: Sendable {
       if parsed.responses.count >= count { return parsed }
       if isClosed {
         throw TestFailure(
-          "the server closed after \(parsed.responses.count) complete response(s), expected \(count); received: \(RawHTTPResponse.printable(received))")
+          "the server closed after \(parsed.responses.count) complete response(s), expected \(count); received: \(RawHTTPResponse.printable(received))"
+        )
       }
       return nil
     }

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: provider, echo upstream, Augmenter and Envoy wired on free ports.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import TestSupport
 

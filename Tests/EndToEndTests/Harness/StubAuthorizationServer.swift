@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a minimal ext_authz server, to test what Envoy does with answers.
+//===----------------------------------------------------------------------===//
+
 import EnvoyAPI
 import NIOCore
 import NIOHPACK  // HPACKHeaders: part of swift-nio-http2, a dependency of NIOHTTP2

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: TLS configuration, certificates and clients for the tests.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOSSL
 import Synchronization
@@ -5,7 +9,7 @@ import TestCertificates
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// `tls:` (check port) or `admin_tls:` (admin port) of Augmenter's configuration as the tests write it.

@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: where the binaries the tests run are found.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import Synchronization
 import TestSupport

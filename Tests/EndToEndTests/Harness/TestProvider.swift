@@ -1,3 +1,7 @@
+//===----------------------------------------------------------------------===//
+// End-to-end harness: a header provider whose answers the test changes at run time.
+//===----------------------------------------------------------------------===//
+
 import Foundation
 import NIOCore
 import NIOHTTP1
