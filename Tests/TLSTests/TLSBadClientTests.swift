@@ -25,7 +25,9 @@ struct TLSBadClientTests {
     try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
       let raw = try await RawTestClient.connect(port: server.port)
-      try await raw.send(Array(request.utf8))
+      // The server may recognise plaintext from the first bytes and close before our write has
+      // completed ("I/O on closed channel"): that is the behaviour under test, not a failure.
+      try? await raw.send(Array(request.utf8))
       try await raw.waitClosed()
       let record = try await server.recorder.closedConnection(0)
       #expect(record.errors.count == 1)
@@ -40,7 +42,7 @@ struct TLSBadClientTests {
     try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
       let raw = try await RawTestClient.connect(port: server.port)
-      try await raw.send((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 1) })
+      try? await raw.send((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 1) })
       try await raw.waitClosed()
       let record = try await server.recorder.closedConnection(0)
       #expect(record.errors.count == 1)
