@@ -4,7 +4,7 @@
 
 package import AugmenterCore
 package import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A manual `AugmenterClock`: `sleep(until:)` suspends until `advance(to:)` passes the deadline
 /// (or the sleeping task is cancelled); `waitForSleeper(where:)` lets a test wait, without
@@ -30,18 +30,20 @@ package final class ManualClock: AugmenterClock, Sendable {
     var waiters: [Waiter] = []
   }
 
-  private let state: Mutex<State>
+  // A pthread-based lock, not Synchronization's Mutex: on Linux Mutex waits with raw futex calls
+  // that ThreadSanitizer does not see, so it reported the clock's lock-protected state as raced.
+  private let state: NIOLockedValueBox<State>
   /// Wall time at the monotonic origin.
   package let wallOrigin = Date(timeIntervalSince1970: 1_700_000_000)
 
   /// A clock reading `now` (1000 s past the monotonic origin unless given).
   package init(now: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000_000)) {
-    state = Mutex(State(now: now))
+    state = NIOLockedValueBox(State(now: now))
   }
 
   /// The time the test last set.
   package func now() -> MonotonicInstant {
-    state.withLock { $0.now }
+    state.withLockedValue { $0.now }
   }
 
   /// `wallOrigin` plus the monotonic time: wall time moves with `advance`.
@@ -51,12 +53,12 @@ package final class ManualClock: AugmenterClock, Sendable {
 
   /// Deadlines of the tasks sleeping now.
   package var sleeperDeadlines: [MonotonicInstant] {
-    state.withLock { $0.sleepers.map(\.deadline) }
+    state.withLockedValue { $0.sleepers.map(\.deadline) }
   }
 
   /// Suspends until `advance` reaches `deadline` (at once if it has passed); throws when cancelled.
   package func sleep(until deadline: MonotonicInstant) async throws {
-    let id = state.withLock { state in
+    let id = state.withLockedValue { state in
       state.nextID += 1
       return state.nextID
     }
@@ -66,7 +68,7 @@ package final class ManualClock: AugmenterClock, Sendable {
           case resume, cancel
           case wait([Waiter])
         }
-        let action: Action = state.withLock { state in
+        let action: Action = state.withLockedValue { state in
           if state.cancelledBeforeSleeping.remove(id) != nil { return .cancel }
           if deadline <= state.now { return .resume }
           state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
@@ -88,7 +90,7 @@ package final class ManualClock: AugmenterClock, Sendable {
         }
       }
     } onCancel: {
-      let sleeper: Sleeper? = state.withLock { state in
+      let sleeper: Sleeper? = state.withLockedValue { state in
         if let index = state.sleepers.firstIndex(where: { $0.id == id }) {
           return state.sleepers.remove(at: index)
         }
@@ -102,7 +104,7 @@ package final class ManualClock: AugmenterClock, Sendable {
 
   /// Moves time to `instant` (never backwards) and wakes every sleeper whose deadline passed.
   package func advance(to instant: MonotonicInstant) {
-    let due: [Sleeper] = state.withLock { state in
+    let due: [Sleeper] = state.withLockedValue { state in
       state.now = max(state.now, instant)
       let now = state.now
       let due = state.sleepers.filter { $0.deadline <= now }
@@ -120,7 +122,7 @@ package final class ManualClock: AugmenterClock, Sendable {
   /// Waits until some task sleeps with a deadline matching `predicate`; returns that deadline.
   package func waitForSleeper(where predicate: @escaping @Sendable (MonotonicInstant) -> Bool) async -> MonotonicInstant {
     await withCheckedContinuation { continuation in
-      let found: MonotonicInstant? = state.withLock { state in
+      let found: MonotonicInstant? = state.withLockedValue { state in
         if let sleeper = state.sleepers.first(where: { predicate($0.deadline) }) { return sleeper.deadline }
         state.waiters.append(Waiter(predicate: predicate, continuation: continuation))
         return nil
