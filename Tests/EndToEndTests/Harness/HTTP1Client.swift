@@ -25,18 +25,27 @@ extension Array where Element == HeaderField {
 }
 
 /// An HTTP/1.1 response, fully read.
-struct HTTPResponse: Sendable, CustomStringConvertible {
-  var status: Int
-  var headers: [HeaderField]
-  var body: [UInt8]
+/// What the tests read from any HTTP/1.1 response, whichever client received it.
+protocol HTTPResponseParts {
+  var headers: [HeaderField] { get }
+  var body: [UInt8] { get }
+}
 
+extension HTTPResponseParts {
+  /// The body as UTF-8 text.
   var text: String { String(decoding: body, as: UTF8.self) }
+  /// The first value of header `name`.
   func header(_ name: String) -> String? { headers.values(name).first }
-
   /// The body parsed as a JSON object, or nil.
   func jsonObject() -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
   }
+}
+
+struct HTTPResponse: HTTPResponseParts, Sendable, CustomStringConvertible {
+  var status: Int
+  var headers: [HeaderField]
+  var body: [UInt8]
 
   var description: String { "HTTP \(status) \(headers) \(text.prefix(500))" }
 }

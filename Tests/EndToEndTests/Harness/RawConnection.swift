@@ -81,15 +81,11 @@ final class RawConnection: Sendable {
 }
 
 /// One HTTP/1.1 response parsed from raw bytes (framed by `content-length`, as Augmenter sends).
-struct RawHTTPResponse: Sendable, CustomStringConvertible {
+struct RawHTTPResponse: HTTPResponseParts, Sendable, CustomStringConvertible {
   var version: String
   var status: Int
   var headers: [HeaderField]
   var body: [UInt8]
-
-  var text: String { String(decoding: body, as: UTF8.self) }
-  func header(_ name: String) -> String? { headers.values(name).first }
-  func jsonObject() -> [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
 
   var description: String { "\(version) \(status) \(headers) \(text.prefix(300))" }
 
