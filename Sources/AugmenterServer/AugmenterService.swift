@@ -121,13 +121,21 @@ public final class AugmenterService: Service {
         maxConnections: self.config.maxConnections, drainDelay: .zero, gracePeriod: self.config.shutdownGracePeriod),
       group: group, logger: logger
     ) { channel in try pipelines.configureAdmin(channel) }
+    let drainDelay = self.config.drainDelay
     let checkListener = ListenerService(
       ListenerService.Configuration(
         name: "check", host: self.config.listen.host, port: self.config.listen.port,
-        maxConnections: self.config.maxConnections, drainDelay: self.config.drainDelay,
+        maxConnections: self.config.maxConnections, drainDelay: drainDelay,
         gracePeriod: self.config.shutdownGracePeriod),
       group: group, logger: logger,
-      willDrain: { [weak self] in self?.draining.store(true, ordering: .relaxed) }
+      willDrain: { [weak self] open in
+        self?.draining.store(true, ordering: .relaxed)
+        if drainDelay > .zero {
+          logger.info(
+            "shutting down: reporting NOT_SERVING, still serving during drain_delay",
+            metadata: ["drain_delay": "\(drainDelay)", "open": "\(open)"])
+        }
+      }
     ) { channel in try pipelines.configureCheck(channel) }
 
     let services = ServiceGroup(

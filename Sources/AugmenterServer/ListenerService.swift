@@ -66,7 +66,7 @@ public final class ListenerService: Service, Sendable {
   private let group: any EventLoopGroup
   private let logger: Logger
   private let initializeConnection: @Sendable (any Channel) throws -> Void
-  private let willDrain: @Sendable () -> Void
+  private let willDrain: @Sendable (_ openConnections: Int) -> Void
   private let connections = ConnectionTracker()
   private let state = Mutex<(state: State, address: SocketAddress?)>((.idle, nil))
   /// Completed once: with the bound address when serving begins, with `nil` if binding failed.
@@ -75,13 +75,14 @@ public final class ListenerService: Service, Sendable {
   /// Creates a listener.
   /// - Parameters:
   ///   - initializeConnection: builds a new connection's pipeline (on its event loop).
-  ///   - willDrain: runs once when graceful shutdown begins, before the drain delay (the check
-  ///     port turns readiness and gRPC health to NOT_SERVING here).
+  ///   - willDrain: runs once when graceful shutdown begins, before the drain delay, with the
+  ///     connections open then (the check port turns readiness and gRPC health to NOT_SERVING
+  ///     here, and says so).
   public init(
     _ configuration: Configuration,
     group: any EventLoopGroup,
     logger: Logger,
-    willDrain: @escaping @Sendable () -> Void = {},
+    willDrain: @escaping @Sendable (_ openConnections: Int) -> Void = { _ in },
     initializeConnection: @escaping @Sendable (any Channel) throws -> Void
   ) {
     self.configuration = configuration
@@ -123,7 +124,7 @@ public final class ListenerService: Service, Sendable {
     // Until SIGTERM/SIGINT (the service group's graceful shutdown) or cancellation.
     try? await gracefulShutdown()
     self.transition(to: .draining)
-    self.willDrain()
+    self.willDrain(self.connections.count)
     await self.drain(serverChannel)
     self.transition(to: .stopped)
   }
@@ -152,17 +153,11 @@ public final class ListenerService: Service, Sendable {
     let name = self.configuration.name
     let drainDelay = self.configuration.drainDelay
     if drainDelay > .zero {
-      self.logger.info(
-        "shutting down: reporting NOT_SERVING, still serving during drain_delay",
-        metadata: ["drain_delay": "\(drainDelay)", "open": "\(self.connections.count)"]
-      )
       // A second signal or cancellation ends the wait early (the sleep throws).
       try? await Task.sleep(for: drainDelay)
     }
-    if name == "check" || self.connections.count > 0 {
-      self.logger.info(
-        "shutting down: draining connections", metadata: ["listener": "\(name)", "open": "\(self.connections.count)"])
-    }
+    self.logger.info(
+      "shutting down: draining connections", metadata: ["listener": "\(name)", "open": "\(self.connections.count)"])
     try? await serverChannel.close()
     let open = self.connections.open
     for channel in open {

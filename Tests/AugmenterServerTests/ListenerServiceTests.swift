@@ -54,7 +54,7 @@ private final class Received: ChannelInboundHandler, Sendable {
         name: "test", host: "127.0.0.1", port: 0, maxConnections: 10, drainDelay: .milliseconds(300),
         gracePeriod: .seconds(10)),
       group: group, logger: Logger(label: "test"),
-      willDrain: { drainStarted.store(true, ordering: .relaxed) }
+      willDrain: { _ in drainStarted.store(true, ordering: .relaxed) }
     ) { channel in
       let pipeline = channel.pipeline.syncOperations
       try HTTP1ServerPipeline.addHandlers(
