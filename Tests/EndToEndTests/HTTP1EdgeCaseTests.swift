@@ -146,6 +146,25 @@ extension EndToEnd {
       }
     }
 
+    @Test("http1.max_request_body_bytes: a body at the limit is checked, one byte over gets 413 and close")
+    func bodyLimitIsItsOwnSetting() async throws {
+      try await withTestScope { scope in
+        // The gRPC limit stays at its 4 MiB default: only the HTTP/1.1 key can refuse 17 bytes.
+        let (_, augmenter) = try await Self.start(scope) { $0.extraLines = ["http1:", "  max_request_body_bytes: 16"] }
+        let atLimit = try await RawConnection.connect(port: augmenter.checkPort, scope: scope)
+        await atLimit.write("POST /at-limit HTTP/1.1\r\nhost: envoy.test\r\ncontent-length: 16\r\n\r\n\(String(repeating: "b", count: 16))")
+        let (allowed, _) = try await atLimit.responses(1)
+        Self.expectAllow(allowed[0], "a 16-byte body under max_request_body_bytes: 16")
+
+        let over = try await RawConnection.connect(port: augmenter.checkPort, scope: scope)
+        await over.write("POST /over HTTP/1.1\r\nhost: envoy.test\r\ncontent-length: 17\r\n\r\n\(String(repeating: "b", count: 17))")
+        let (refused, _) = try await over.responses(1)
+        #expect(refused[0].status == 413, "a 17-byte body: \(refused[0])")
+        #expect(refused[0].header("connection")?.lowercased() == "close", "\(refused[0])")
+        #expect(await over.waitForClose(timeout: .seconds(5)))
+      }
+    }
+
     @Test("a request line or a header over the 16 KiB limit gets 431 and the connection closes", arguments: ["request line", "header"])
     func oversizedHeadGets431(part: String) async throws {
       try await withTestScope("oversizedHeadGets431-\(part)") { scope in
