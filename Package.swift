@@ -233,6 +233,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "augmenterTests",
+      dependencies: [
+        "augmenter", "AugmenterCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "EnvoyAPITests",
       dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       swiftSettings: swiftSettings
@@ -260,6 +268,7 @@ let package = Package(
     // Test-only: generates a throwaway PKI with the openssl CLI (TLS and end-to-end tests).
     .target(
       name: "TestCertificates",
+      dependencies: ["TestSupport"],
       path: "Tests/TestCertificates",
       swiftSettings: swiftSettings
     ),

@@ -543,11 +543,13 @@ final class RawTestClient: Sendable {
 /// Runs `openssl s_client` against the server; stdin "bye\n" makes the echo server close, so
 /// s_client exits after it has read the session tickets (which precede the echo).
 func sClient(port: Int, arguments: [String]) throws -> String {
-  let (_, output) = try TestPKI.runOpenSSL(
-    ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-CAfile", Fixtures.pki.caPath, "-ign_eof"]
+  let result = try Command.runBlocking(
+    "/usr/bin/env",
+    ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-CAfile", Fixtures.pki.caPath, "-ign_eof"]
       + arguments,
-    input: "bye\n",
-    timeout: .seconds(15)
+    stdin: "bye\n",
+    timeout: .seconds(15),
+    mergingStandardError: true
   )
-  return output
+  return result.stdout
 }
