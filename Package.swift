@@ -99,6 +99,16 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // The ext_proc front: Process streams answered with the same decision as ext_authz.
+    .target(
+      name: "ExtProc",
+      dependencies: [
+        "AugmenterCore", "EnvoyAPI", "GRPC",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // The admin port: probes, /status, gRPC health.
     .target(
       name: "Admin",
@@ -130,6 +140,7 @@ let package = Package(
         "Admin",
         "AugmenterCore",
         "ExtAuthz",
+        "ExtProc",
         "GRPC",
         "HTTP1",
         "HTTP2",
@@ -202,6 +213,16 @@ let package = Package(
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ExtProcTests",
+      dependencies: [
+        "ExtProc", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP2", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
     ),

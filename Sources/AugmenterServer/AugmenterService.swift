@@ -6,6 +6,7 @@ import Admin
 import AsyncHTTPClient
 public import AugmenterCore
 import ExtAuthz
+import ExtProc
 import GRPC
 import HTTP1
 import HTTP2
@@ -74,6 +75,7 @@ public final class AugmenterService: Service {
     let check = ExtAuthzCheckService(decider: decider, clock: clock)
     let health = HealthService { adminState.isReady() }
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
+    let extProc = ExtProcService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
         HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },
@@ -81,6 +83,7 @@ public final class AugmenterService: Service {
         ExtAuthzCheckService.path: .framedUnary { message, call throws(GRPCStatus) in
           try check.framedCheck(message, peerIdentity: call.peerIdentity)
         },
+        ExtProcService.path: extProc.method,
       ],
       maxMessageBytes: self.config.grpcMaxMessageBytes,
       fallback: HTTPModeCheckResponder(service: httpModeCheck)
