@@ -75,7 +75,8 @@ public final class AugmenterService: Service {
     let check = ExtAuthzCheckService(decider: decider, clock: clock)
     let health = HealthService { adminState.isReady() }
     let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
-    let extProc = ExtProcService(decider: decider, clock: clock)
+    let extProc = ExtProcService(
+      decider: decider, clock: clock, errorResponses: self.config.errorResponses, problemTypes: self.config.problemTypes)
     let router = GRPCRouter(
       methods: [
         HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },

@@ -13,6 +13,8 @@ final class ExtProcCall: GRPCStreamHandler {
   private let service: ExtProcService
   private let stream: GRPCServerStream
   private let peerIdentity: String?
+  /// The request's method, path and id, kept from its headers for the response phase.
+  private var state = ExtProcService.RequestState()
 
   init(service: ExtProcService, stream: GRPCServerStream, peerIdentity: String?) {
     self.service = service
@@ -31,7 +33,7 @@ final class ExtProcCall: GRPCStreamHandler {
     }
     let answer: Envoy_Service_ExtProc_V3_ProcessingResponse?
     do throws(GRPCStatus) {
-      answer = try self.service.answer(request, peerIdentity: self.peerIdentity)
+      answer = try self.service.answer(request, peerIdentity: self.peerIdentity, state: &self.state)
     } catch {
       self.stream.finish(error)
       return

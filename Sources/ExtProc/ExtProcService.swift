@@ -12,20 +12,37 @@ import SwiftProtobuf
 ///
 /// The request phase makes exactly the decision the ext_authz front makes for the same request
 /// (the same `Decider`): an allow becomes a header mutation on `request_headers`, a deny (or a
-/// redirect, a rate limit, unavailable headers) an `immediate_response`. Every other message is
-/// answered with CONTINUE and changes nothing. Everything runs synchronously on the stream's
-/// event loop: decode, decide from the current snapshots, encode.
+/// redirect, a rate limit, unavailable headers) an `immediate_response`. On the way back, the
+/// response headers of an upstream error that `error_responses` selects are answered with
+/// CONTINUE_AND_REPLACE and a problem+json body. Every other message is answered with CONTINUE
+/// and changes nothing. Everything runs synchronously on the stream's event loop: decode,
+/// decide from the current snapshots, encode.
 public struct ExtProcService: Sendable {
   /// The gRPC path Envoy's ext_proc filter calls.
   public static let path = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
 
   private let decider: Decider
   private let clock: any AugmenterClock
+  private let errorResponses: ErrorResponses
+  private let problems: ProblemDocument
 
-  /// Creates the service over a decider and the clock its snapshots are stamped with.
-  public init(decider: Decider, clock: any AugmenterClock) {
+  /// Creates the service over a decider and the clock its snapshots are stamped with; upstream
+  /// errors that `errorResponses` selects are rewritten with `problemTypes`' type and title.
+  public init(
+    decider: Decider, clock: any AugmenterClock, errorResponses: ErrorResponses = ErrorResponses(),
+    problemTypes: [Int: ProblemType] = [:]
+  ) {
     self.decider = decider
     self.clock = clock
+    self.errorResponses = errorResponses
+    self.problems = ProblemDocument(types: problemTypes)
+  }
+
+  /// What a stream remembers of its request's headers for the response phase.
+  struct RequestState: Sendable {
+    var method = ""
+    var path = ""
+    var requestID: String?
   }
 
   /// The method to register for `path`: one `ExtProcCall` per stream.
@@ -38,16 +55,18 @@ public struct ExtProcService: Sendable {
   /// The answer to one message of a stream; nil when none is owed (observability mode).
   /// - Throws: INVALID_ARGUMENT for a message that carries no phase.
   func answer(
-    _ request: Envoy_Service_ExtProc_V3_ProcessingRequest, peerIdentity: String?
+    _ request: Envoy_Service_ExtProc_V3_ProcessingRequest, peerIdentity: String?, state: inout RequestState
   ) throws(GRPCStatus) -> Envoy_Service_ExtProc_V3_ProcessingResponse? {
-    if request.observabilityMode { return nil }
     var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
     switch request.request {
     case .requestHeaders(let headers)?:
       let attributes = Self.attributes(of: headers, requestAttributes: request.attributes, peerIdentity: peerIdentity)
+      state = RequestState(method: attributes.method, path: attributes.path, requestID: attributes.requestID)
+      // Observed only: no decision, so no rate-limit token is taken for a request we don't answer.
+      guard !request.observabilityMode else { return nil }
       response = Self.response(for: self.decider.decide(attributes, at: self.clock.now()))
-    case .responseHeaders?:
-      response.responseHeaders = Envoy_Service_ExtProc_V3_HeadersResponse()
+    case .responseHeaders(let headers)?:
+      response.responseHeaders = self.rewrite(headers, state: state)
     case .requestBody?:
       response.requestBody = Envoy_Service_ExtProc_V3_BodyResponse()
     case .responseBody?:
@@ -59,7 +78,43 @@ public struct ExtProcService: Sendable {
     case nil:
       throw GRPCStatus(.invalidArgument, "ProcessingRequest carries no request phase (fields 2 to 7 are all unset)")
     }
-    return response
+    return request.observabilityMode ? nil : response
+  }
+
+  /// The answer to an upstream response's headers: CONTINUE, or, for an error `error_responses`
+  /// selects, CONTINUE_AND_REPLACE with a problem document (`type` and `title` from
+  /// `problem_types`, `instance` the request id), `content-type: application/problem+json` and
+  /// no `content-encoding` (a gzip upstream error must not reach the client labelled gzip).
+  /// Envoy drops the upstream body and the stale `content-length` itself.
+  func rewrite(_ headers: Envoy_Service_ExtProc_V3_HttpHeaders, state: RequestState) -> Envoy_Service_ExtProc_V3_HeadersResponse {
+    var answer = Envoy_Service_ExtProc_V3_HeadersResponse()
+    guard self.errorResponses.isEnabled else { return answer }
+    var status: Int?
+    var contentType: String?
+    for entry in headers.headers.headers {
+      switch entry.key.lowercased() {
+      case ":status": status = Int(Self.text(of: entry))
+      case "content-type": contentType = Self.text(of: entry)
+      default: break
+      }
+    }
+    guard let status,
+      self.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
+    else { return answer }
+    let problem = self.problems.answer(
+      status: status, detail: "The upstream service answered \(status) \(ProblemDocument.reasonPhrase(status)).",
+      requestID: state.requestID)
+    var common = Envoy_Service_ExtProc_V3_CommonResponse()
+    common.status = .continueAndReplace
+    common.headerMutation.setHeaders = problem.headers.map { Self.option($0, append: false) }
+    common.headerMutation.removeHeaders = ["content-encoding"]
+    common.bodyMutation.body = Data(problem.body.utf8)
+    answer.response = common
+    return answer
+  }
+
+  private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
+    entry.rawValue.isEmpty ? entry.value : String(decoding: entry.rawValue, as: UTF8.self)
   }
 
   /// The request as the decision sees it: pseudo-headers for method, path, authority and scheme,
@@ -79,7 +134,7 @@ public struct ExtProcService: Sendable {
     var fields: [HeaderField] = []
     fields.reserveCapacity(headers.headers.headers.count)
     for entry in headers.headers.headers {
-      let value = entry.rawValue.isEmpty ? entry.value : String(decoding: entry.rawValue, as: UTF8.self)
+      let value = Self.text(of: entry)
       let name = entry.key.lowercased()
       switch name {
       case ":method": method = value

@@ -1,8 +1,9 @@
 //===----------------------------------------------------------------------===//
-// End-to-end tests: the ext_proc front through a real Envoy (envoy/ext-proc.yaml).
+// End-to-end tests: the ext_proc front through a real Envoy (envoy/ext-proc*.yaml).
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import NIOHTTP1
 import TestSupport
 import Testing
 
@@ -150,6 +151,103 @@ extension EndToEnd {
           #expect(authz.upstream?["x-set"] == "s")
           #expect(authz.upstream?["authorization"] == "Bearer provider-token-3f9a")
         }
+      }
+    }
+  }
+}
+
+extension EndToEnd {
+  /// `error_responses` through Envoy's ext_proc filter (envoy/ext-proc-error-responses.yaml):
+  /// an upstream that answers what the path asks for.
+  @Suite("ext_proc: upstream errors rewritten into problem+json")
+  struct ExtProcErrorResponses {
+    static let policy = """
+      problem_types:
+        "503": {type: "https://errors.example/unavailable", title: "Try again later"}
+      error_responses:
+        statuses: [404, 500-599]
+        path_prefixes: [/api/]
+      """
+
+    /// `/<anything>/<status>/<kind>`: that status, with a body of that kind (plain, gzip, problem, grpc).
+    static func upstream(scope: TestScope) async throws -> HTTP1TestServer {
+      try await HTTP1TestServer.start(name: "error-upstream", scope: scope) { request, respond, _ in
+        let parts = request.uri.split(separator: "?")[0].split(separator: "/")
+        let status = parts.count >= 2 ? Int(parts[parts.count - 2]) ?? 200 : 200
+        let kind = parts.last.map(String.init) ?? "plain"
+        var headers: [HeaderField] = []
+        var body = Array("upstream says \(status), with details the client must not see\n".utf8)
+        switch kind {
+        case "gzip":
+          headers = [HeaderField("content-type", "text/plain"), HeaderField("content-encoding", "gzip")]
+          body = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03] + Array(repeating: 0x42, count: 40)
+        case "problem":
+          headers = [HeaderField("content-type", "application/problem+json")]
+          body = Array(#"{"title":"upstream's own","status":\#(status)}"#.utf8)
+        case "grpc":
+          headers = [HeaderField("content-type", "application/grpc"), HeaderField("grpc-status", "14")]
+          body = []
+        default:
+          headers = [HeaderField("content-type", "text/plain")]
+        }
+        respond(HTTPResponseStatus(statusCode: status), headers, body)
+      }
+    }
+
+    @Test("plain and gzip 404, 500, 502, 503 under /api/ arrive as problem+json with status, type, title, instance and length")
+    func errorsAreRewritten() async throws {
+      try await withTestScope { scope in
+        let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
+        let upstream = try await Self.upstream(scope: scope)
+        let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
+        try await augmenter.waitUntilReady()
+        let envoy = try await EnvoyProcess.start(
+          scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+        for (status, kind) in [(404, "plain"), (500, "plain"), (502, "gzip"), (503, "plain"), (503, "gzip")] {
+          let response = try await envoy.send(
+            path: "/api/orders/\(status)/\(kind)", headers: [HeaderField("x-request-id", "req-\(status)-\(kind)")])
+          let what = "\(status) \(kind): \(response)"
+          #expect(response.status == status, "\(what)")
+          #expect(response.header("content-type") == "application/problem+json", "\(what)")
+          #expect(response.header("content-encoding") == nil, "\(what)")
+          #expect(!response.text.contains("must not see"), "\(what)")
+          if let length = response.header("content-length") {
+            #expect(Int(length) == response.body.count, "\(what)")
+          }
+          let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(what)")
+          #expect(document["status"] as? Int == status, "\(what)")
+          #expect(document["instance"] as? String == "req-\(status)-\(kind)", "\(what)")
+          #expect(document["type"] as? String == (status == 503 ? "https://errors.example/unavailable" : "about:blank"), "\(what)")
+          let titles = [404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Try again later"]
+          #expect(document["title"] as? String == titles[status], "\(what)")
+        }
+      }
+    }
+
+    @Test("left alone: 2xx byte for byte, 403 (not selected), problem+json and gRPC upstream answers, paths outside /api/")
+    func othersPassUnchanged() async throws {
+      try await withTestScope { scope in
+        let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
+        let upstream = try await Self.upstream(scope: scope)
+        let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
+        try await augmenter.waitUntilReady()
+        let envoy = try await EnvoyProcess.start(
+          scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+        let ok = try await envoy.send(path: "/api/orders/200/plain")
+        #expect(ok.status == 200)
+        #expect(ok.text == "upstream says 200, with details the client must not see\n", "\(ok)")
+        #expect(ok.header("content-type") == "text/plain")
+        for (path, status, contentType) in [
+          ("/api/orders/403/plain", 403, "text/plain"), ("/api/orders/502/problem", 502, "application/problem+json"),
+          ("/other/orders/500/plain", 500, "text/plain"),
+        ] {
+          let response = try await envoy.send(path: path)
+          #expect(response.status == status, "\(path): \(response)")
+          #expect(response.header("content-type") == contentType, "\(path): \(response)")
+          #expect(!response.text.contains("\"instance\""), "\(path) was rewritten: \(response)")
+        }
+        let grpc = try await envoy.send(path: "/api/orders/200/grpc")
+        #expect(grpc.header("content-type") == "application/grpc", "\(grpc)")
       }
     }
   }

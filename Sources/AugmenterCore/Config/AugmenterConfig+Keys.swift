@@ -134,6 +134,24 @@ extension AugmenterConfig {
       config.problemTypes = decoder.problemTypes(node, path)
     },
     .section(
+      "error_responses",
+      ConfigFields([
+        ConfigField(
+          "statuses", type: "list of statuses or ranges (400 to 599)", example: "[404, 500-599]", environment: false,
+          "Upstream response statuses the ext_proc front rewrites into problem+json (`type` and `title` from "
+            + "`problem_types`); empty: none."
+        ) { decoder, node, path, config in
+          config.errorResponses.statuses = decoder.statusRanges(node, path)
+        },
+        ConfigField(
+          "path_prefixes", type: "list of path prefixes", example: "[/api/]", environment: false,
+          "Only responses to requests whose path starts with one of these are rewritten; empty: every path."
+        ) { decoder, node, path, config in
+          config.errorResponses.pathPrefixes = decoder.pathPrefixList(node, path)
+        },
+      ]),
+      "Upstream errors rewritten into RFC 7807 problem+json on the way back (ext_proc, with response headers sent)."),
+    .section(
       "http_mode",
       ConfigFields([
         .optionalText(

@@ -102,6 +102,8 @@ public struct AugmenterConfig: Sendable, Hashable {
   /// A prefix Envoy's HTTP-mode `path_prefix` puts before the original path, stripped before
   /// rules and templates see the path (key `http_mode.path_prefix`).
   public var httpModePathPrefix: String?
+  /// Upstream error responses the ext_proc front rewrites into problem+json (key `error_responses`).
+  public var errorResponses: ErrorResponses
 
   /// The accepted `log_level` values, least severe first.
   public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -137,7 +139,8 @@ public struct AugmenterConfig: Sendable, Hashable {
     rules: [PolicyRule] = [],
     defaultOutcome: RuleOutcome? = nil,
     problemTypes: [Int: ProblemType] = [:],
-    httpModePathPrefix: String? = nil
+    httpModePathPrefix: String? = nil,
+    errorResponses: ErrorResponses = ErrorResponses()
   ) {
     self.listen = listen
     self.adminListen = adminListen
@@ -169,6 +172,7 @@ public struct AugmenterConfig: Sendable, Hashable {
     self.defaultOutcome = defaultOutcome
     self.problemTypes = problemTypes
     self.httpModePathPrefix = httpModePathPrefix
+    self.errorResponses = errorResponses
   }
 
   /// The HTTP/1.1 request body limit in force (`http1.max_request_body_bytes`, or its default).

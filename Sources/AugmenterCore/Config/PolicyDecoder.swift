@@ -335,6 +335,45 @@ extension ConfigDecoder {
     }
   }
 
+  /// Statuses and ranges (`404`, `"500-599"`), each within 400...599.
+  mutating func statusRanges(_ node: ConfigNode, _ path: String) -> [ClosedRange<Int>] {
+    var ranges: [ClosedRange<Int>] = []
+    for (index, text) in stringList(node, path).enumerated() {
+      let itemPath = Self.itemPath(node, path, index)
+      let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        .map { Int(String($0.filter { $0 != " " })) }
+      guard let low = bounds.first ?? nil, let high = bounds.count == 2 ? bounds[1] : low else {
+        fail(itemPath, "expected a status (404) or a range (500-599), got \"\(text)\"")
+        continue
+      }
+      guard (400...599).contains(low), (400...599).contains(high), low <= high else {
+        fail(itemPath, "statuses must be error statuses from 400 to 599, low to high; got \"\(text)\"")
+        continue
+      }
+      ranges.append(low...high)
+    }
+    return ranges
+  }
+
+  /// Path prefixes, each starting with `/`.
+  mutating func pathPrefixList(_ node: ConfigNode, _ path: String) -> [String] {
+    var prefixes: [String] = []
+    for (index, text) in stringList(node, path).enumerated() {
+      guard text.hasPrefix("/") else {
+        fail(Self.itemPath(node, path, index), "a path prefix starts with /, got \"\(text)\"")
+        continue
+      }
+      prefixes.append(text)
+    }
+    return prefixes
+  }
+
+  /// The key path of item `index` of a value `stringList` read (a single value is its own).
+  private static func itemPath(_ node: ConfigNode, _ path: String, _ index: Int) -> String {
+    if case .sequence = node { return "\(path)[\(index)]" }
+    return path
+  }
+
   /// A mapping of names to exact values.
   mutating func expectedValues(_ node: ConfigNode, _ path: String) -> [ExpectedValue] {
     guard case .mapping(let entries) = node else {
