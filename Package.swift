@@ -22,6 +22,9 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    // /metrics: the Prometheus registry and exposition, on swift-metrics' CoreMetrics.
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     // Tests only: an independent HTTP/2 implementation as the client (already in the graph via AHC).
     .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     // Tests only: an independent TLS implementation as the client (already in the graph via AHC).
@@ -92,18 +95,28 @@ let package = Package(
     .target(
       name: "ExtAuthz",
       dependencies: [
-        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
     ),
-    // The admin port: probes, /status, gRPC health.
+    // Every metric declared once, its handles made per bounded label set at startup, the exposition.
+    .target(
+      name: "AugmenterMetrics",
+      dependencies: [
+        "AugmenterCore",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The admin port: probes, /status, /metrics, gRPC health.
     .target(
       name: "Admin",
       dependencies: [
-        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -129,6 +142,7 @@ let package = Package(
       dependencies: [
         "Admin",
         "AugmenterCore",
+        "AugmenterMetrics",
         "ExtAuthz",
         "GRPC",
         "HTTP1",
@@ -219,7 +233,7 @@ let package = Package(
     .testTarget(
       name: "AdminTests",
       dependencies: [
-        "Admin", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
+        "Admin", "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -235,6 +249,11 @@ let package = Package(
     .testTarget(
       name: "EnvoyAPITests",
       dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AugmenterMetricsTests",
+      dependencies: ["AugmenterMetrics", "AugmenterCore", "TestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
