@@ -26,14 +26,14 @@ public final class MetricsRegistry: Sendable {
 
   /// A registry with the build-info gauge of `version`.
   public init(version: String = AugmenterVersion.current) {
-    self.gauge(MetricCatalog.buildInfo, [version]).set(1)
+    self.gauge(MetricCatalog.buildInfo, [version]).set(to: 1)
   }
 
   /// Records that the configuration in force was loaded successfully at `date` (at startup;
   /// a reload would call it again).
   public func configurationLoaded(at date: Date) {
-    self.gauge(MetricCatalog.configLastReloadSuccessful, []).set(1)
-    self.gauge(MetricCatalog.configLastReloadSuccessTimestamp, []).set(date.timeIntervalSince1970)
+    self.gauge(MetricCatalog.configLastReloadSuccessful, []).set(to: 1)
+    self.gauge(MetricCatalog.configLastReloadSuccessTimestamp, []).set(to: date.timeIntervalSince1970)
   }
 
   /// The counter of `declaration` with the label `values` (one per label, in order).

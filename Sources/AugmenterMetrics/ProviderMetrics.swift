@@ -49,15 +49,15 @@ public final class ProviderMetrics: ProviderFetchObserver {
   func update() {
     let now = self.clock.now()
     let status = self.state.status(at: now)
-    self.lastSuccess.set(status.lastSuccess?.timeIntervalSince1970 ?? 0)
-    self.usable.set(status.usable ? 1 : 0)
-    self.consecutiveFailures.set(Double(status.consecutiveFailures))
+    self.lastSuccess.set(to: status.lastSuccess?.timeIntervalSince1970 ?? 0)
+    self.usable.set(to: status.usable ? 1 : 0)
+    self.consecutiveFailures.set(to: Double(status.consecutiveFailures))
     if let snapshot = self.state.snapshot {
       let usableFor = snapshot.usableUntil - snapshot.fetchedAt
       let (seconds, attoseconds) = usableFor.components
-      self.headersExpiry.set(snapshot.fetchedAtWall.timeIntervalSince1970 + Double(seconds) + Double(attoseconds) / 1e18)
+      self.headersExpiry.set(to: snapshot.fetchedAtWall.timeIntervalSince1970 + Double(seconds) + Double(attoseconds) / 1e18)
     } else {
-      self.headersExpiry.set(0)
+      self.headersExpiry.set(to: 0)
     }
   }
 }

@@ -6,6 +6,7 @@ import AugmenterCore
 import AugmenterMetrics
 import HTTP2
 import NIOCore
+import NIOHTTP1
 import TestSupport
 import Testing
 
@@ -23,7 +24,7 @@ import Testing
     let text = try connection.output()
     #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
     #expect(text.lowercased().contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"), "\(text)")
-    #expect(text.contains("augmenter_build_info{version=\"1.2.3\"} 1\n"), "\(text)")
+    #expect(text.contains("augmenter_build_info{version=\"1.2.3\"} 1.0\n"), "\(text)")
   }
 
   @Test func metricsOverHTTP2() throws {

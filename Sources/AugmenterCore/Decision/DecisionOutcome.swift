@@ -49,6 +49,13 @@ public struct DecisionOutcome: Sendable, Hashable {
     public var profile: String
     /// The kinds this source can decide (an allow can also turn into `unavailable`).
     public var kinds: [Kind]
+
+    /// Creates a source.
+    public init(rule: String, profile: String, kinds: [Kind]) {
+      self.rule = rule
+      self.profile = profile
+      self.kinds = kinds
+    }
   }
 
   /// The sources of `config`'s decisions, indexed as `DecisionOutcome.source`: one per rule, then
