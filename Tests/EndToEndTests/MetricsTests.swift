@@ -73,7 +73,8 @@ extension EndToEnd {
         #expect((sent["grpc"]?["rate_limited"] ?? 0) + (sent["http"]?["rate_limited"] ?? 0) >= 2, "\(sent)")
 
         // Prometheus sees the same counts once it has scraped after the last request.
-        _ = try await eventually("Prometheus' augmenter_checks_total to match the requests sent \(sent)", timeout: .seconds(30)) { () async throws -> Bool? in
+        _ = try await eventually("Prometheus' augmenter_checks_total to match the requests sent \(sent)", timeout: .seconds(30)) {
+          () async throws -> Bool? in
           guard try await prometheus.targetsUp() else { return nil }
           for front in ["grpc", "http"] {
             for outcome in Set(Self.outcomes.values) {
