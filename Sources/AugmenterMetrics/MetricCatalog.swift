@@ -56,6 +56,18 @@ public enum MetricCatalog {
     help: "Failed or rejected fetches of the provider since its last success.",
     labels: ["provider"])
 
+  /// Keys a rate-limit rule holds a bucket for.
+  public static let rateLimitKeys = MetricDeclaration(
+    "augmenter_rate_limit_keys", .gauge,
+    help: "Keys whose token bucket is not full (what the rule must remember), by rate_limit rule.",
+    labels: ["rule"])
+
+  /// Keys forgotten to make room in a rate-limit rule's table.
+  public static let rateLimitKeysEvicted = MetricDeclaration(
+    "augmenter_rate_limit_keys_evicted_total", .counter,
+    help: "Keys whose slot was given to another key because the table was full near it, by rate_limit rule.",
+    labels: ["rule"])
+
   /// The build, as a constant 1 with its version.
   public static let buildInfo = MetricDeclaration(
     "augmenter_build_info", .gauge,
@@ -77,6 +89,7 @@ public enum MetricCatalog {
     checks, checkDuration,
     providerFetches, providerFetchDuration, providerLastSuccess, providerHeadersExpiry, providerUsable,
     providerConsecutiveFailures,
+    rateLimitKeys, rateLimitKeysEvicted,
     buildInfo, configLastReloadSuccessful, configLastReloadSuccessTimestamp,
   ]
 

@@ -37,7 +37,8 @@ public final class ProviderMetrics: ProviderFetchObserver {
     self.usable = registry.gauge(MetricCatalog.providerUsable, [name])
     self.consecutiveFailures = registry.gauge(MetricCatalog.providerConsecutiveFailures, [name])
     self.update()
-    registry.addCollector { [weak self] in self?.update() }
+    // Held by the registry from here on (it holds nothing back: no cycle).
+    registry.addCollector { self.update() }
   }
 
   public func fetchFinished(_ result: ProviderFetchResult, duration: Duration) {

@@ -79,6 +79,7 @@ public final class AugmenterService: Service {
     let check = ExtAuthzCheckService(
       decider: decider, clock: clock,
       metrics: CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: metrics))
+    _ = RateLimitMetrics(decider: decider, clock: clock, registry: metrics)  // kept by the registry
     let health = HealthService { adminState.isReady() }
     let httpModeCheck = HTTPModeCheckService(
       decider: decider, clock: clock,

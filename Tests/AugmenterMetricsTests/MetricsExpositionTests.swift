@@ -24,7 +24,7 @@ struct MetricsExpositionTests {
     rules:
       - name: limited
         match: {path_prefix: /limited/}
-        rate_limit: {requests_per_second: 1, burst: 1}
+        rate_limit: {key: "{path}", requests_per_second: 1, burst: 1, max_keys: 8}
       - match: {path_prefix: /deny/}
         deny: {status: 403}
       - name: tenant
@@ -41,6 +41,7 @@ struct MetricsExpositionTests {
     let grpc: CheckMetrics
     let http: CheckMetrics
     let providerMetrics: [ProviderMetrics]
+    let decider: Decider
 
     init(_ yaml: String = MetricsExpositionTests.policy) throws {
       config = try ConfigLoader.parse(yaml, environment: [:])
@@ -50,6 +51,8 @@ struct MetricsExpositionTests {
       http = CheckMetrics(front: .http, sources: sources, registry: registry)
       let (registry, clock) = (self.registry, self.clock)
       providerMetrics = providers.states.map { ProviderMetrics(state: $0, clock: clock, registry: registry) }
+      decider = Decider(config: config, registry: providers)
+      _ = RateLimitMetrics(decider: decider, clock: clock, registry: registry)
       registry.configurationLoaded(at: Date(timeIntervalSince1970: 1_700_000_123))
     }
 
@@ -179,6 +182,30 @@ struct MetricsExpositionTests {
 
     wired.clock.advance(by: .seconds(121))  // past ttl + max_stale
     #expect(wired.exposition.value(#"augmenter_provider_usable{provider="sidecar"}"#) == 0)
+  }
+
+  @Test("rate-limit keys held and evicted, read from the rule's table at each scrape")
+  func rateLimitKeys() throws {
+    let wired = try Wired()
+    let keys = #"augmenter_rate_limit_keys{rule="limited"}"#
+    let evicted = #"augmenter_rate_limit_keys_evicted_total{rule="limited"}"#
+    #expect(wired.exposition.value(keys) == 0)
+    #expect(wired.exposition.value(evicted) == 0)
+    func check(_ path: String) {
+      let request = CheckRequestAttributes(method: "GET", path: path, authority: "a", scheme: "http")
+      _ = wired.decider.decide(request, at: wired.clock.now())
+    }
+    for index in 0..<3 { check("/limited/\(index)") }
+    #expect(wired.exposition.value(keys) == 3)
+    // max_keys 8: eight slots, all in every key's window; the ninth and tenth keys evict.
+    for index in 3..<10 { check("/limited/\(index)") }
+    var exposition = wired.exposition
+    #expect(exposition.value(keys) == 8)
+    #expect(exposition.value(evicted) == 2)
+    exposition = wired.exposition  // a second scrape adds nothing new
+    #expect(exposition.value(evicted) == 2)
+    wired.clock.advance(by: .seconds(2))  // every bucket full again: nothing left to remember
+    #expect(wired.exposition.value(keys) == 0)
   }
 
   @Test("build info and configuration load")

@@ -125,6 +125,13 @@ final class CompiledPolicy: Sendable {
     self.rendersClientAddress = templates.contains { $0.variables.contains(.clientAddress) }
   }
 
+  /// The limiter of each `rate_limit` rule, with the rule's index (the fallback is never one).
+  var rateLimiters: [(rule: Int, limiter: RateLimiter)] {
+    rules.indices.compactMap { index in
+      if case .rateLimit(let limiter, _) = rules[index].outcome { (index, limiter) } else { nil }
+    }
+  }
+
   private static func planned(_ rule: HeaderRule) -> PlannedHeader {
     var value = rule.value
     if case .literal(let text) = value { value = .literal(HeaderRules.trimmed(text)) }

@@ -60,6 +60,12 @@ public struct Decider: Sendable {
   /// What each `DecisionOutcome.source` of this decider stands for (rules, then `default`).
   public let outcomeSources: [DecisionOutcome.Source]
 
+  /// The limiter of each `rate_limit` rule with the rule's index in `outcomeSources`, for
+  /// metrics (keys held, keys evicted).
+  public var rateLimiters: [(rule: Int, limiter: RateLimiter)] {
+    policy?.rateLimiters ?? []
+  }
+
   /// Whether the decision reads request headers beyond `x-request-id` (rules, templates, header
   /// actions that depend on the request); adapters that must copy headers skip it otherwise.
   public var readsRequestHeaders: Bool { policy != nil }
