@@ -56,6 +56,12 @@ public enum MetricCatalog {
     help: "Failed or rejected fetches of the provider since its last success.",
     labels: ["provider"])
 
+  /// Connections open, by listener and protocol.
+  public static let connectionsOpen = MetricDeclaration(
+    "augmenter_connections_open", .gauge,
+    help: "Open connections whose protocol is known, by listener (check, admin) and protocol (http1, h2).",
+    labels: ["listener", "protocol"])
+
   /// Keys a rate-limit rule holds a bucket for.
   public static let rateLimitKeys = MetricDeclaration(
     "augmenter_rate_limit_keys", .gauge,
@@ -89,7 +95,7 @@ public enum MetricCatalog {
     checks, checkDuration,
     providerFetches, providerFetchDuration, providerLastSuccess, providerHeadersExpiry, providerUsable,
     providerConsecutiveFailures,
-    rateLimitKeys, rateLimitKeysEvicted,
+    connectionsOpen, rateLimitKeys, rateLimitKeysEvicted,
     buildInfo, configLastReloadSuccessful, configLastReloadSuccessTimestamp,
   ]
 

@@ -116,7 +116,8 @@ public final class AugmenterService: Service {
       http1: HTTP1ConnectionSettings(self.config),
       checkTLS: checkTLS,
       adminTLS: adminTLS,
-      logger: self.logger
+      logger: self.logger,
+      connectionMetrics: ConnectionMetrics(registry: metrics)
     )
     let logger = self.logger
     let fetcher = HTTPProviderFetcher(client: httpClient)

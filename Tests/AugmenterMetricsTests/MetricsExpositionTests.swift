@@ -42,6 +42,7 @@ struct MetricsExpositionTests {
     let http: CheckMetrics
     let providerMetrics: [ProviderMetrics]
     let decider: Decider
+    let connections: ConnectionMetrics
 
     init(_ yaml: String = MetricsExpositionTests.policy) throws {
       config = try ConfigLoader.parse(yaml, environment: [:])
@@ -53,6 +54,7 @@ struct MetricsExpositionTests {
       providerMetrics = providers.states.map { ProviderMetrics(state: $0, clock: clock, registry: registry) }
       decider = Decider(config: config, registry: providers)
       _ = RateLimitMetrics(decider: decider, clock: clock, registry: registry)
+      connections = ConnectionMetrics(registry: registry)
       registry.configurationLoaded(at: Date(timeIntervalSince1970: 1_700_000_123))
     }
 
@@ -206,6 +208,24 @@ struct MetricsExpositionTests {
     #expect(exposition.value(evicted) == 2)
     wired.clock.advance(by: .seconds(2))  // every bucket full again: nothing left to remember
     #expect(wired.exposition.value(keys) == 0)
+  }
+
+  @Test("open connections go up when a protocol is known and down when the connection closes")
+  func connectionsOpen() throws {
+    let wired = try Wired()
+    let first = wired.connections.opened(.check, .h2)
+    let second = wired.connections.opened(.check, .h2)
+    let admin = wired.connections.opened(.admin, .http1)
+    var exposition = wired.exposition
+    #expect(exposition.value(#"augmenter_connections_open{listener="check",protocol="h2"}"#) == 2)
+    #expect(exposition.value(#"augmenter_connections_open{listener="admin",protocol="http1"}"#) == 1)
+    #expect(exposition.value(#"augmenter_connections_open{listener="check",protocol="http1"}"#) == 0)
+    first()
+    admin()
+    exposition = wired.exposition
+    #expect(exposition.value(#"augmenter_connections_open{listener="check",protocol="h2"}"#) == 1)
+    #expect(exposition.value(#"augmenter_connections_open{listener="admin",protocol="http1"}"#) == 0)
+    second()
   }
 
   @Test("build info and configuration load")

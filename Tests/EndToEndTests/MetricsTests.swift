@@ -112,6 +112,12 @@ extension EndToEnd {
         #expect((try await prometheus.scalar(#"augmenter_provider_fetches_total{provider="sidecar",result="ok"}"#) ?? 0) >= 1)
         #expect(try await prometheus.scalar("augmenter_config_last_reload_successful") == 1)
         #expect(try await prometheus.scalar("augmenter_build_info") == 1)
+        // Envoy keeps its connections to Augmenter pooled: gRPC over h2c, HTTP mode over HTTP/1.1;
+        // Prometheus keeps its scrape connection to the admin port.
+        for (listener, connectionProtocol) in [("check", "h2"), ("check", "http1"), ("admin", "http1")] {
+          let open = #"augmenter_connections_open{listener="\#(listener)",protocol="\#(connectionProtocol)"}"#
+          #expect((try await prometheus.scalar(open) ?? 0) >= 1, "\(open)")
+        }
 
         // The provider's secret value is nowhere in the exposition.
         let metrics = try await augmenter.admin("/metrics")
