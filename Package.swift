@@ -112,6 +112,16 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // The ext_proc front: Process streams answered with the same decision as ext_authz.
+    .target(
+      name: "ExtProc",
+      dependencies: [
+        "AugmenterCore", "EnvoyAPI", "GRPC",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // The admin port: probes, /status, /metrics, gRPC health.
     .target(
       name: "Admin",
@@ -144,6 +154,7 @@ let package = Package(
         "AugmenterCore",
         "AugmenterMetrics",
         "ExtAuthz",
+        "ExtProc",
         "GRPC",
         "HTTP1",
         "HTTP2",
@@ -220,6 +231,16 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ExtProcTests",
+      dependencies: [
+        "ExtProc", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP2", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ExtAuthzTests",
       dependencies: [
         "ExtAuthz", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
@@ -244,6 +265,14 @@ let package = Package(
     .testTarget(
       name: "ProvidersTests",
       dependencies: ["Providers", "AugmenterCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "augmenterTests",
+      dependencies: [
+        "augmenter", "AugmenterCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -279,6 +308,7 @@ let package = Package(
     // Test-only: generates a throwaway PKI with the openssl CLI (TLS and end-to-end tests).
     .target(
       name: "TestCertificates",
+      dependencies: ["TestSupport"],
       path: "Tests/TestCertificates",
       swiftSettings: swiftSettings
     ),

@@ -260,6 +260,15 @@ def seeds_http2():
     oversized = settings + h2frame(1, 4, 1, grpc_headers) + h2frame(0, 0, 1, b"\x00" * 2000) + h2frame(0, 1, 1, b"\x00")
     write("HTTP2Session", "oversized-body", b"\x00\x00" + oversized)
     write("HTTP2Session", "data-on-stream-0", b"\x00\x00" + settings + h2frame(0, 0, 0, b"x"))
+    # A bidirectional stream (the responder streams ext_proc's path): chunks answered as they
+    # arrive, a second stream reset midway, the first ended.
+    stream_headers = grpc_headers.replace(b"/envoy.service.auth.v3.Authorization/Check",
+                                          b"/envoy.service.ext_proc.v3.ExternalProcessor/Process")
+    stream_headers = stream_headers.replace(bytes([len("/envoy.service.auth.v3.Authorization/Check")]) + b"/envoy.service.ext_proc",
+                                            bytes([len("/envoy.service.ext_proc.v3.ExternalProcessor/Process")]) + b"/envoy.service.ext_proc")
+    bidi = settings + ack + h2frame(1, 4, 1, stream_headers) + h2frame(0, 0, 1, body[:40]) + h2frame(1, 4, 3, stream_headers) \
+        + h2frame(0, 0, 3, body[:7]) + h2frame(3, 0, 3, struct.pack(">I", 8)) + h2frame(0, 0, 1, body[40:]) + h2frame(0, 1, 1, b"")
+    write("HTTP2Session", "bidirectional-stream", b"\x00\x03\x09\x1b\x40" + bidi)
 
 
 # ---- HTTP/1.1: [split count][splits...][bytes] ---------------------------------------------

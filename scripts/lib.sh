@@ -115,7 +115,7 @@ wait_for() {
 # The test targets that run under the sanitizers: unit and handler tests, not the end-to-end,
 # deployment or allocation suites (those start processes or count mallocs). The sanitizer build
 # holds only these targets and what they need (AUGMENTER_ONLY in Package.swift).
-SANITIZER_ASAN_TARGETS=(AugmenterCoreTests AugmenterMetricsTests HTTP2Tests GRPCTests HTTP1Tests TLSTests ExtAuthzTests AdminTests ProvidersTests AugmenterServerTests EnvoyAPITests)
+SANITIZER_ASAN_TARGETS=(AugmenterCoreTests AugmenterMetricsTests HTTP2Tests GRPCTests HTTP1Tests TLSTests ExtAuthzTests ExtProcTests AdminTests ProvidersTests AugmenterServerTests EnvoyAPITests)
 # TSan: the concurrent code (refresher actor, snapshots, rate limiter) is in AugmenterCore.
 SANITIZER_TSAN_TARGETS=(AugmenterCoreTests)
 

@@ -180,6 +180,45 @@ struct EchoResponder: HTTP2RequestResponder {
   func respondToOversizedRequest(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator) -> HTTP2Response {
     HTTP2Response(status: 413)
   }
+
+  /// ext_proc's path is streamed: the transport's streaming-request side is fuzzed too.
+  var streamingRequestPaths: [String] { [EchoStream.path] }
+
+  func startStream(
+    _ head: HTTP2RequestHead, peerIdentity: String?, writer: HTTP2StreamWriter, allocator: ByteBufferAllocator
+  ) -> HTTP2StreamStart {
+    guard head.method == "POST" else { return .respond(HTTP2Response(status: 405)) }
+    return .stream(status: 200, headers: [HTTP2Header("content-type", "application/grpc")], receiver: EchoStream(writer: writer))
+  }
+}
+
+/// Echoes each chunk of a streaming request as it arrives, holding back every third byte
+/// (reported as held, so the transport's bounds are exercised), and ends with a trailer when
+/// the client ends or the bound is passed.
+final class EchoStream: HTTP2RequestBodyStream {
+  static let path = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
+  let writer: HTTP2StreamWriter
+  var held = 0
+
+  init(writer: HTTP2StreamWriter) {
+    self.writer = writer
+  }
+
+  func started() {}
+
+  func receive(_ bytes: ByteBuffer) -> Int {
+    self.held += bytes.readableBytes / 3
+    self.writer.write(bytes)
+    return self.held
+  }
+
+  func receiveEnd() {
+    self.writer.finish(trailers: [HTTP2Header("grpc-status", "0")])
+  }
+
+  func bufferLimitExceeded() {
+    self.writer.finish(trailers: [HTTP2Header("grpc-status", "8")])
+  }
 }
 
 @main enum FuzzHTTP2SessionMain {

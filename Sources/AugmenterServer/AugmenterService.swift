@@ -7,6 +7,7 @@ import AsyncHTTPClient
 public import AugmenterCore
 import AugmenterMetrics
 import ExtAuthz
+import ExtProc
 import Foundation
 import GRPC
 import HTTP1
@@ -84,6 +85,7 @@ public final class AugmenterService: Service {
     let httpModeCheck = HTTPModeCheckService(
       decider: decider, clock: clock,
       metrics: CheckMetrics(front: .http, sources: decider.outcomeSources, registry: metrics))
+    let extProc = ExtProcService(decider: decider, clock: clock)
     let router = GRPCRouter(
       methods: [
         HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },
@@ -91,6 +93,7 @@ public final class AugmenterService: Service {
         ExtAuthzCheckService.path: .framedUnary { message, call throws(GRPCStatus) in
           try check.framedCheck(message, peerIdentity: call.peerIdentity)
         },
+        ExtProcService.path: extProc.method,
       ],
       maxMessageBytes: self.config.grpcMaxMessageBytes,
       fallback: HTTPModeCheckResponder(service: httpModeCheck)

@@ -11,21 +11,39 @@ public import NIOCore
 public struct GRPCMessageDeframer: Sendable {
   private var buffer: ByteBuffer
   private let maxMessageBytes: Int
+  private let allocator: ByteBufferAllocator
+  /// `buffer` is the caller's buffer (often a view of a read buffer), not storage of our own.
+  private var borrowed = false
 
   /// Creates a deframer that refuses messages over `maxMessageBytes`.
   public init(maxMessageBytes: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
     self.maxMessageBytes = maxMessageBytes
+    self.allocator = allocator
     self.buffer = allocator.buffer(capacity: 0)
   }
 
-  /// Adds received bytes.
+  /// Adds received bytes. When nothing is pending they are kept as given, without a copy.
   public mutating func append(_ bytes: ByteBuffer) {
     if self.buffer.readableBytes == 0 {
       self.buffer = bytes
+      self.borrowed = true
     } else {
       var bytes = bytes
+      // Writing into a borrowed view copies it into storage of our own first (copy on write).
       self.buffer.writeBuffer(&bytes)
+      self.borrowed = false
     }
+  }
+
+  /// Lets go of the buffer `append` was given, keeping only the pending bytes (copied into
+  /// storage of our own). A stream that outlives one read calls this after taking its messages:
+  /// a few pending bytes must not pin a whole read buffer until the next DATA frame.
+  public mutating func releaseBorrowedBuffer() {
+    guard self.borrowed else { return }
+    self.borrowed = false
+    var pending = self.allocator.buffer(capacity: self.buffer.readableBytes)
+    pending.writeImmutableBuffer(self.buffer)
+    self.buffer = pending
   }
 
   /// Bytes received but not yet part of a complete message.

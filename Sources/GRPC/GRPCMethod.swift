@@ -28,6 +28,10 @@ public typealias GRPCFramedUnaryHandler = @Sendable (ByteBuffer, GRPCCallContext
 /// writer (on its event loop), ended by `GRPCServerStreamWriter.finish(_:)`.
 public typealias GRPCServerStreamingHandler = @Sendable (ByteBuffer, GRPCServerStreamWriter) -> Void
 
+/// A bidirectional-streaming gRPC method: called once per call, when its request HEADERS
+/// arrived, to make the handler of the call's messages. It may send at once.
+public typealias GRPCBidirectionalStreamingHandler = @Sendable (GRPCServerStream, GRPCCallContext) -> any GRPCStreamHandler
+
 /// What serves one gRPC path: exactly one kind of handler.
 ///
 /// An enum rather than closures as dictionary values: reading a closure out of a dictionary
@@ -39,4 +43,6 @@ public enum GRPCMethod: Sendable {
   case framedUnary(GRPCFramedUnaryHandler)
   /// One message in, then messages over time.
   case serverStreaming(GRPCServerStreamingHandler)
+  /// Messages in and out as they come, on one stream (ext_proc's Process).
+  case bidirectionalStreaming(GRPCBidirectionalStreamingHandler)
 }

@@ -49,11 +49,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
       return Self.unsupportedMediaType(head, allocator: allocator)
     }
     guard head.method == "POST" else {
-      return HTTP2Response(
-        status: 405,
-        headers: [HTTP2Header("allow", "POST"), HTTP2Header("content-type", "text/plain")],
-        body: allocator.buffer(string: "gRPC methods are called with POST, not \(head.method)\n")
-      )
+      return Self.methodNotAllowed(head, allocator: allocator)
     }
     let message: ByteBuffer
     do {
@@ -62,7 +58,7 @@ public struct GRPCRouter: HTTP2RequestResponder {
       return Self.trailersOnly(error)
     }
     let body: ByteBuffer
-    do {
+    do throws(GRPCStatus) {
       let call = GRPCCallContext(peerIdentity: request.peerIdentity)
       switch route {
       case .serverStreaming(let streaming):
@@ -76,6 +72,9 @@ public struct GRPCRouter: HTTP2RequestResponder {
         assert(body.readableBytes >= 5, "a framed handler must answer with a whole gRPC message")
       case .unary(let unary):
         body = GRPCMessageFramer.framed(try unary(message, call), allocator: allocator)
+      case .bidirectionalStreaming:
+        // Its requests are streamed (`streamingRequestPaths`), never buffered and sent here.
+        throw GRPCStatus(.internal, "\(head.path) is a streaming method but its request was buffered")
       }
       return HTTP2Response(
         status: 200,
@@ -104,6 +103,33 @@ public struct GRPCRouter: HTTP2RequestResponder {
       headers: [HTTP2Header("content-type", "text/plain")],
       body: allocator.buffer(string: "request body too large\n")
     )
+  }
+
+  /// The paths of the bidirectional-streaming methods: their requests are streamed.
+  public var streamingRequestPaths: [String] {
+    self.routes.compactMap { path, method in
+      if case .bidirectionalStreaming = method { return path }
+      return nil
+    }.sorted()
+  }
+
+  /// Starts a bidirectional-streaming call (or refuses it with a complete response).
+  public func startStream(
+    _ head: HTTP2RequestHead, peerIdentity: String?, writer: HTTP2StreamWriter, allocator: ByteBufferAllocator
+  ) -> HTTP2StreamStart {
+    guard case .bidirectionalStreaming(let makeHandler) = self.routes[head.path] else {
+      return .respond(Self.trailersOnly(GRPCStatus(.unimplemented, "unknown method \(head.path)")))
+    }
+    guard Self.isGRPC(head) else {
+      return .respond(Self.unsupportedMediaType(head, allocator: allocator))
+    }
+    guard head.method == "POST" else {
+      return .respond(Self.methodNotAllowed(head, allocator: allocator))
+    }
+    let call = GRPCServerStream(
+      writer: writer, context: GRPCCallContext(peerIdentity: peerIdentity), maxMessageBytes: self.maxMessageBytes,
+      allocator: allocator, makeHandler: makeHandler)
+    return .stream(status: 200, headers: Self.grpcResponseHeaders, receiver: call)
   }
 
   /// The 5-byte gRPC message prefix: flag and declared length.
@@ -143,6 +169,14 @@ public struct GRPCRouter: HTTP2RequestResponder {
   private static func isGRPC(_ head: HTTP2RequestHead) -> Bool {
     guard let contentType = head.firstValue("content-type") else { return false }
     return contentType.hasPrefix("application/grpc")
+  }
+
+  private static func methodNotAllowed(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator) -> HTTP2Response {
+    HTTP2Response(
+      status: 405,
+      headers: [HTTP2Header("allow", "POST"), HTTP2Header("content-type", "text/plain")],
+      body: allocator.buffer(string: "gRPC methods are called with POST, not \(head.method)\n")
+    )
   }
 
   private static func unsupportedMediaType(_ head: HTTP2RequestHead, allocator: ByteBufferAllocator)

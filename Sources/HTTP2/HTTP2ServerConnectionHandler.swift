@@ -43,6 +43,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   private var closing = false
   private var context: ChannelHandlerContext?
   private var writers: [Int32: HTTP2StreamWriter] = [:]
+  /// The receivers of streaming requests still being received.
+  private var receivers: [Int32: any HTTP2RequestBodyStream] = [:]
   private let peerIdentity: String?
   /// A `read` held back while the channel was not writable; passed on when it is again.
   private var readHeld = false
@@ -139,6 +141,17 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
         self.submit(response, streamID: head.streamID, session: session, context: context)
       case .shutdownPingAcknowledged:
         pingAcknowledged = true
+      case .streamOpened(let head):
+        self.startStream(head, session: session, context: context)
+      case .streamData(let streamID, let bytes):
+        guard let receiver = self.receivers[streamID] else { continue }
+        if !session.receiverHolds(receiver.receive(bytes), streamID: streamID) {
+          self.receivers[streamID] = nil
+          session.discardRequestBody(streamID: streamID)
+          receiver.bufferLimitExceeded()
+        }
+      case .streamEnded(let streamID):
+        self.receivers.removeValue(forKey: streamID)?.receiveEnd()
       }
     }
     session.clearEvents()
@@ -208,7 +221,31 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     }
   }
 
-  // MARK: - Streaming responses
+  // MARK: - Streaming requests and responses
+
+  private func startStream(_ head: HTTP2RequestHead, session: NGHTTP2Session, context: ChannelHandlerContext) {
+    let writer = HTTP2StreamWriter(eventLoop: context.eventLoop, streamID: head.streamID, connection: self)
+    let start = self.responder.startStream(
+      head, peerIdentity: self.peerIdentity, writer: writer, allocator: context.channel.allocator)
+    switch start {
+    case .respond(let response):
+      session.discardRequestBody(streamID: head.streamID)
+      self.submit(response, streamID: head.streamID, session: session, context: context)
+    case .stream(let status, let headers, let receiver):
+      do {
+        try session.submitStreamingResponse(status: status, headers: headers, streamID: head.streamID)
+      } catch {
+        context.fireErrorCaught(error)
+        return
+      }
+      self.writers[head.streamID] = writer
+      self.receivers[head.streamID] = receiver
+      receiver.started()
+      if self.gracefulClose != .open {
+        writer.gracefulShutdown()
+      }
+    }
+  }
 
   /// Called by `HTTP2StreamWriter` on the event loop. The bytes wait in the session while the
   /// channel is not writable, like any other output.
@@ -225,6 +262,7 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     // A long-lived stream that just ended: the connection has been busy until now.
     self.lastActivity = context.eventLoop.now
     for streamID in closed {
+      self.receivers[streamID] = nil
       self.writers.removeValue(forKey: streamID)?.closed()
     }
   }
@@ -232,6 +270,7 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
   private func closeAllWriters() {
     let writers = self.writers
     self.writers = [:]
+    self.receivers = [:]
     for writer in writers.values { writer.closed() }
   }
 
@@ -361,7 +400,8 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
       self.session = try NGHTTP2Session(
         settings: self.settings,
         allocator: context.channel.allocator,
-        earlyResponsePrefixBytes: self.responder.earlyResponsePrefixBytes
+        earlyResponsePrefixBytes: self.responder.earlyResponsePrefixBytes,
+        streamingRequestPaths: self.responder.streamingRequestPaths
       )
     } catch {
       context.fireErrorCaught(error)

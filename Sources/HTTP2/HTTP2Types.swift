@@ -128,6 +128,14 @@ public protocol HTTP2RequestResponder: Sendable {
   /// it. `nil` (the default) waits for the whole body as usual.
   func respondEarly(to head: HTTP2RequestHead, bodyPrefix: ByteBuffer, allocator: ByteBufferAllocator)
     -> HTTP2Response?
+  /// Request paths served as streams (bidirectional streaming): their bodies are handed over as
+  /// they arrive instead of buffered, and `startStream` is asked instead of `respond`. Read once
+  /// per connection; empty (the default) buffers every request.
+  var streamingRequestPaths: [String] { get }
+  /// Takes a request to one of `streamingRequestPaths` as soon as its HEADERS arrived. `writer`
+  /// writes the response body and trailers if the stream is served.
+  func startStream(_ head: HTTP2RequestHead, peerIdentity: String?, writer: HTTP2StreamWriter, allocator: ByteBufferAllocator)
+    -> HTTP2StreamStart
 }
 
 extension HTTP2RequestResponder {
@@ -139,6 +147,16 @@ extension HTTP2RequestResponder {
     -> HTTP2Response?
   {
     nil
+  }
+
+  /// No request is streamed.
+  public var streamingRequestPaths: [String] { [] }
+
+  /// Never asked (no `streamingRequestPaths`); refuses with 501 should it be.
+  public func startStream(
+    _ head: HTTP2RequestHead, peerIdentity: String?, writer: HTTP2StreamWriter, allocator: ByteBufferAllocator
+  ) -> HTTP2StreamStart {
+    .respond(HTTP2Response(status: 501, headers: [HTTP2Header("content-type", "text/plain")]))
   }
 }
 

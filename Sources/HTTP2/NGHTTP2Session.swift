@@ -21,6 +21,12 @@ enum NGHTTP2SessionEvent {
   /// The peer acknowledged the PING that followed our shutdown notice: it has seen the notice,
   /// so the final GOAWAY can go out without refusing a stream it sent meanwhile.
   case shutdownPingAcknowledged
+  /// The HEADERS of a request to one of the streaming paths: it must be started (or refused) now.
+  case streamOpened(HTTP2RequestHead)
+  /// Body bytes of a streaming request (a slice of the read buffer when possible).
+  case streamData(Int32, ByteBuffer)
+  /// The client ended a streaming request (END_STREAM).
+  case streamEnded(Int32)
 }
 
 /// Owns one `nghttp2_session` (server side) and the per-stream request/response state.
@@ -50,6 +56,14 @@ final class NGHTTP2Session {
     var responseTrailers: [HTTP2Header]?
     /// A server-streaming body: the data source defers instead of ending while no trailers are set.
     var streaming = false
+    /// A streaming request: its body goes out as `streamData` events instead of into `body`.
+    var streamsRequest = false
+    /// Body bytes the streaming request's receiver reported holding (counted in `bufferedBytes`).
+    var heldByReceiver = 0
+    /// Streaming response bytes appended but not yet taken by nghttp2 (counted in `bufferedBytes`).
+    var responseQueued = 0
+    /// The streaming response was reset for queueing too much: nothing more is appended.
+    var responseRefused = false
 
     init() {
       self.headers.reserveCapacity(12)
@@ -74,6 +88,10 @@ final class NGHTTP2Session {
       self.responseBody = nil
       self.responseTrailers = nil
       self.streaming = false
+      self.streamsRequest = false
+      self.heldByReceiver = 0
+      self.responseQueued = 0
+      self.responseRefused = false
     }
 
     func makeHead(streamID: Int32) -> HTTP2RequestHead {
@@ -108,9 +126,12 @@ final class NGHTTP2Session {
   private var inputBase: UnsafeRawPointer?
   private let emptyBody: ByteBuffer
   private var closedStreamingStreams: [Int32] = []
-  /// Request bytes held across all streams, header lists and bodies (bounded by
-  /// `maxBufferedBytesPerConnection`).
+  /// Bytes held across all streams (bounded by `maxBufferedBytesPerConnection`): request header
+  /// lists and bodies, what streaming requests' receivers hold, and streaming response bytes
+  /// waiting for the peer's flow-control window.
   private var bufferedBytes = 0
+  /// Paths whose requests are streamed (`HTTP2RequestResponder.streamingRequestPaths`).
+  private let streamingRequestPaths: [String]
   /// Our graceful GOAWAY went out already (a second shutdown request does nothing).
   private var goawaySubmitted = false
   /// The PING sent after the shutdown notice, not yet acknowledged.
@@ -119,12 +140,18 @@ final class NGHTTP2Session {
   private let earlyResponsePrefixBytes: Int
 
   /// Creates a server session and queues our SETTINGS and connection window update.
-  /// - Parameter earlyResponsePrefixBytes: see `HTTP2RequestResponder.earlyResponsePrefixBytes`.
-  init(settings: HTTP2Settings, allocator: ByteBufferAllocator, earlyResponsePrefixBytes: Int = 0) throws(HTTP2Error) {
+  /// - Parameters:
+  ///   - earlyResponsePrefixBytes: see `HTTP2RequestResponder.earlyResponsePrefixBytes`.
+  ///   - streamingRequestPaths: see `HTTP2RequestResponder.streamingRequestPaths`.
+  init(
+    settings: HTTP2Settings, allocator: ByteBufferAllocator, earlyResponsePrefixBytes: Int = 0,
+    streamingRequestPaths: [String] = []
+  ) throws(HTTP2Error) {
     self.settings = settings
     self.allocator = allocator
     self.emptyBody = allocator.buffer(capacity: 0)
     self.earlyResponsePrefixBytes = earlyResponsePrefixBytes
+    self.streamingRequestPaths = streamingRequestPaths
 
     var callbacks: OpaquePointer?
     try Self.check(nghttp2_session_callbacks_new(&callbacks), "nghttp2_session_callbacks_new")
@@ -305,8 +332,24 @@ final class NGHTTP2Session {
   func discardRequestBody(streamID: Int32) {
     guard let stream = self.stream(streamID), !stream.bodyDiscarded else { return }
     stream.bodyDiscarded = true
-    self.bufferedBytes -= stream.body?.readableBytes ?? 0
+    self.bufferedBytes -= (stream.body?.readableBytes ?? 0) + stream.heldByReceiver
     stream.body = nil
+    stream.heldByReceiver = 0
+  }
+
+  /// Records how many body bytes a streaming request's receiver holds unprocessed.
+  /// - Returns: false when that passes `maxRequestBodyBytes` for the stream or
+  ///   `maxBufferedBytesPerConnection` for the connection: the caller refuses the stream
+  ///   (`discardRequestBody`) and its count is left as it was.
+  func receiverHolds(_ bytes: Int, streamID: Int32) -> Bool {
+    guard let stream = self.stream(streamID), !stream.bodyDiscarded else { return true }
+    let delta = bytes - stream.heldByReceiver
+    if bytes > self.settings.maxRequestBodyBytes || self.bufferedBytes + delta > self.settings.maxBufferedBytesPerConnection {
+      return false
+    }
+    self.bufferedBytes += delta
+    stream.heldByReceiver = bytes
+    return true
   }
 
   /// Sends GOAWAY(NO_ERROR) naming the last stream we took: no new streams, the open ones finish.
@@ -334,13 +377,7 @@ final class NGHTTP2Session {
     let status = response.status
     let hasBody = (response.body?.readableBytes ?? 0) > 0
     if response.stream != nil {
-      stream.streaming = true
-      var provider = nghttp2_data_provider()
-      provider.read_callback = readResponseData
-      let rv = Self.withNameValues(status: status, fields) { nva, count in
-        nghttp2_submit_response(self.session, streamID, nva, count, &provider)
-      }
-      try Self.check(rv, "nghttp2_submit_response")
+      try self.submitStreamingResponse(status: status, headers: fields, stream: stream, streamID: streamID)
     } else if hasBody || response.trailers != nil {
       stream.responseBody = response.body
       stream.responseTrailers = response.trailers
@@ -358,14 +395,48 @@ final class NGHTTP2Session {
     }
   }
 
+  /// Queues the HEADERS of a response whose body is written over time (`appendStreamData`).
+  func submitStreamingResponse(status: Int, headers: [HTTP2Header], streamID: Int32) throws(HTTP2Error) {
+    guard let stream = self.stream(streamID) else { return }
+    try self.submitStreamingResponse(status: status, headers: headers, stream: stream, streamID: streamID)
+  }
+
+  private func submitStreamingResponse(status: Int, headers: [HTTP2Header], stream: Stream, streamID: Int32)
+    throws(HTTP2Error)
+  {
+    stream.streaming = true
+    var provider = nghttp2_data_provider()
+    provider.read_callback = readResponseData
+    let rv = Self.withNameValues(status: status, headers) { nva, count in
+      nghttp2_submit_response(self.session, streamID, nva, count, &provider)
+    }
+    try Self.check(rv, "nghttp2_submit_response")
+  }
+
   /// Adds body bytes and/or the closing trailers to a streaming response and wakes its data source.
-  /// Returns false when the stream is gone.
+  ///
+  /// Bytes wait here while the peer's flow-control window is closed. They count toward
+  /// `maxBufferedBytesPerConnection`: a peer that keeps a stream's window shut while asking for
+  /// more answers gets that stream reset (ENHANCE_YOUR_CALM) once the connection's bound is
+  /// reached, instead of growing our memory.
+  /// Returns false when the stream is gone or was reset for that.
   @discardableResult
   func appendStreamData(streamID: Int32, bytes: ByteBuffer?, trailers: [HTTP2Header]?) -> Bool {
-    guard let stream = self.stream(streamID), stream.streaming, stream.responseTrailers == nil else {
+    guard let stream = self.stream(streamID), stream.streaming, stream.responseTrailers == nil, !stream.responseRefused
+    else {
+      return false
+    }
+    if let bytes, bytes.readableBytes > 0,
+      self.bufferedBytes + bytes.readableBytes > self.settings.maxBufferedBytesPerConnection
+    {
+      stream.responseRefused = true
+      nghttp2_submit_rst_stream(
+        self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
       return false
     }
     if var bytes, bytes.readableBytes > 0 {
+      self.bufferedBytes += bytes.readableBytes
+      stream.responseQueued += bytes.readableBytes
       if stream.responseBody == nil {
         stream.responseBody = bytes
       } else {
@@ -460,6 +531,17 @@ final class NGHTTP2Session {
     guard let stream = self.stream(streamID) else { return 0 }
     if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
       stream.headComplete = true
+      if !self.streamingRequestPaths.isEmpty, self.streamingRequestPaths.contains(stream.path) {
+        stream.streamsRequest = true
+        self.events.append(.streamOpened(stream.makeHead(streamID: streamID)))
+      }
+    }
+    if stream.streamsRequest {
+      if endStream, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue) {
+        stream.requestEnded = true
+        if !stream.bodyDiscarded { self.events.append(.streamEnded(streamID)) }
+      }
+      return 0
     }
     if type == UInt8(NGHTTP2_DATA.rawValue), !endStream, stream.bodyIsSlice, let body = stream.body {
       // The request goes on in later reads: keep its bytes, not the whole read buffer the slice
@@ -493,6 +575,12 @@ final class NGHTTP2Session {
 
   fileprivate func dataChunk(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
     guard let stream = self.stream(streamID), !stream.bodyDiscarded else { return 0 }
+    if stream.streamsRequest {
+      // Handed over at once (the receiver reports what it keeps): a view of the read buffer
+      // when the chunk lies in it, else a copy.
+      self.events.append(.streamData(streamID, self.inputSlice(bytes) ?? self.copy(bytes)))
+      return 0
+    }
     let held = stream.body?.readableBytes ?? 0
     if held + bytes.count > self.settings.maxRequestBodyBytes
       || self.bufferedBytes + bytes.count > self.settings.maxBufferedBytesPerConnection
@@ -504,16 +592,11 @@ final class NGHTTP2Session {
       return 0
     }
     self.bufferedBytes += bytes.count
-    if stream.body == nil, let input = self.input, let inputBase = self.inputBase, let start = bytes.baseAddress {
-      // The common case, a body in one DATA frame: keep a slice of the read buffer, no copy.
-      let offset = UnsafeRawPointer(start) - inputBase
-      if offset >= 0, offset + bytes.count <= input.readableBytes,
-        let slice = input.getSlice(at: input.readerIndex + offset, length: bytes.count)
-      {
-        stream.body = slice
-        stream.bodyIsSlice = true
-        return 0
-      }
+    // The common case, a body in one DATA frame: keep a slice of the read buffer, no copy.
+    if stream.body == nil, let slice = self.inputSlice(bytes) {
+      stream.body = slice
+      stream.bodyIsSlice = true
+      return 0
     }
     if stream.body == nil {
       stream.body = self.allocator.buffer(capacity: bytes.count)
@@ -524,14 +607,30 @@ final class NGHTTP2Session {
     return 0
   }
 
+  /// `bytes` as a slice of the buffer being received, when they lie inside it.
+  private func inputSlice(_ bytes: UnsafeBufferPointer<UInt8>) -> ByteBuffer? {
+    guard let input = self.input, let inputBase = self.inputBase, let start = bytes.baseAddress else { return nil }
+    let offset = UnsafeRawPointer(start) - inputBase
+    guard offset >= 0, offset + bytes.count <= input.readableBytes else { return nil }
+    return input.getSlice(at: input.readerIndex + offset, length: bytes.count)
+  }
+
+  private func copy(_ bytes: UnsafeBufferPointer<UInt8>) -> ByteBuffer {
+    var buffer = self.allocator.buffer(capacity: bytes.count)
+    buffer.writeBytes(UnsafeRawBufferPointer(bytes))
+    return buffer
+  }
+
   fileprivate func streamClosed(streamID: Int32) -> Int32 {
     if streamID == self.recentStreamID {
       self.recentStream = nil
     }
     if let stream = self.streams.removeValue(forKey: streamID) {
       // A stream reset mid-request leaves its partial body behind, and every stream leaves its
-      // header list: give the budget back.
-      self.bufferedBytes -= (stream.body?.readableBytes ?? 0) + stream.headerBytes
+      // header list; a streaming one leaves what its receiver held and unsent response bytes:
+      // give the budget back.
+      self.bufferedBytes -=
+        (stream.body?.readableBytes ?? 0) + stream.headerBytes + stream.heldByReceiver + stream.responseQueued
       if stream.streaming {
         self.closedStreamingStreams.append(streamID)
       }
@@ -573,6 +672,10 @@ final class NGHTTP2Session {
       }
       body.moveReaderIndex(forwardBy: copied)
       stream.responseBody = body.readableBytes > 0 ? body : nil
+      if stream.streaming {
+        stream.responseQueued -= copied
+        self.bufferedBytes -= copied
+      }
     }
     if stream.responseBody == nil, stream.streaming, stream.responseTrailers == nil {
       // More of a streaming body will come: park the data source until `appendStreamData`.

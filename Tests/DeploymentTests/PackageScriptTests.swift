@@ -71,11 +71,11 @@ struct PackageScriptTests {
 
     let ports = try FreePort.take(3)
     let (checkPort, adminPort, providerPort) = (ports[0], ports[1], ports[2])
-    let provider = try BackgroundProcess(
+    let provider = try ChildProcess.spawn(
       name: "provider", executable: try Tools.python(),
       arguments: ["-m", "http.server", String(providerPort), "--bind", "127.0.0.1", "--directory", providerRoot.path],
       logURL: scratch.appendingPathComponent("provider.log"))
-    defer { provider.stop() }
+    defer { provider.kill() }
 
     let config = scratch.appendingPathComponent("config.yaml")
     try """
@@ -96,10 +96,10 @@ struct PackageScriptTests {
       "AUGMENTER_SERVICE_HOST": "10.0.0.10", "AUGMENTER_SERVICE_PORT": "9191",
       "AUGMENTER_PORT": "tcp://10.0.0.10:9191", "AUGMENTER_PORT_9191_TCP_PORT": "9191",
     ]
-    let server = try BackgroundProcess(
+    let server = try ChildProcess.spawn(
       name: "augmenter", executable: binary, arguments: ["serve", "--config", config.path],
       environment: Command.augmenterEnvironment(serviceLinks), logURL: scratch.appendingPathComponent("augmenter.log"))
-    defer { server.stop() }
+    defer { server.kill() }
 
     do {
       let curl = try Tools.system("curl", hint: "install Debian's curl (scripts/test does)")
@@ -113,19 +113,17 @@ struct PackageScriptTests {
       // An HTTP-mode check over HTTP/1.1: 200 carrying the provider's header.
       let check = try await Command.run(
         curl, ["-sS", "--http1.1", "--max-time", "5", "-o", "/dev/null", "-D", "-", "http://127.0.0.1:\(checkPort)/ext-authz/anything"])
-      #expect(check.succeeded, "\(check)\n\(server.log)")
-      #expect(check.stdout.hasPrefix("HTTP/1.1 200"), "\(check.stdout)\n\(server.log)")
-      #expect(check.stdout.lowercased().contains("x-tenant: acme"), "\(check.stdout)\n\(server.log)")
+      #expect(check.succeeded, "\(check)\n\(server.log())")
+      #expect(check.stdout.hasPrefix("HTTP/1.1 200"), "\(check.stdout)\n\(server.log())")
+      #expect(check.stdout.lowercased().contains("x-tenant: acme"), "\(check.stdout)\n\(server.log())")
 
-      server.signal(SIGTERM)
+      server.send(signal: SIGTERM)
       let exit = await server.waitForExit(timeout: .seconds(20))
       let ended = try #require(exit, "dist/augmenter still running 20s after SIGTERM")
-      #expect(
-        !ended.signaled && ended.status == 0,
-        "after SIGTERM: status \(ended.status), signaled \(ended.signaled)\n\(server.log)")
+      #expect(ended == .exited(0), "after SIGTERM: \(ended)\n\(server.log())")
     } catch {
       keepScratch = true
-      let logs = "--- augmenter log ---\n\(server.log)\n--- provider log ---\n\(provider.log)"
+      let logs = "--- augmenter log ---\n\(server.log())\n--- provider log ---\n\(provider.log())"
       FileHandle.standardError.write(Data("dist/augmenter serve failed (files in \(scratch.path)):\n\(logs)\n".utf8))
       throw error
     }
@@ -169,7 +167,7 @@ struct PackageScriptTests {
   }
 
   /// Polls `probe` every 100 ms for up to 30 s; fails early if the server exited.
-  static func eventually(_ what: String, server: BackgroundProcess, _ probe: () async throws -> Bool) async throws {
+  static func eventually(_ what: String, server: ChildProcess, _ probe: () async throws -> Bool) async throws {
     try await TestSupport.eventually(what, timeout: .seconds(30), retryingErrors: false) { () -> Void? in
       if try await probe() { return () }
       if !server.isRunning { throw TestFailure("\(server.name) exited while waiting until \(what)") }

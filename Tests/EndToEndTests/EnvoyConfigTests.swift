@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import TestSupport
 import Testing
 
 extension EndToEnd {
@@ -24,7 +25,7 @@ extension EndToEnd {
       try await withTestScope("validate-\(file)") { scope in
         // The TLS examples name placeholder files (/etc/envoy/tls/...): validated with test files there.
         let path = try EnvoyTLSExample.validationPath(of: file, scope: scope)
-        let envoy = try ManagedProcess.spawn(
+        let envoy = try ChildProcess.spawn(
           name: "envoy-validate", executable: try TestEnvironment.envoyBinary(),
           arguments: ["--mode", "validate", "--disable-hot-restart", "-c", path], scope: scope)
         let status = await envoy.waitForExit(timeout: .seconds(60))

@@ -5,6 +5,7 @@
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf
+import TestSupport
 import Testing
 
 extension EndToEnd {

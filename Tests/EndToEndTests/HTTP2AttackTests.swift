@@ -4,6 +4,7 @@
 
 import Foundation
 import TestCertificates
+import TestSupport
 import Testing
 
 extension EndToEnd {
@@ -180,6 +181,24 @@ extension EndToEnd {
         // The connection stays good.
         let next = try await client.unary(path: GRPCPath.check, body: try Messages.checkBody())
         #expect(next.grpcStatus == 0, "\(next)")
+      }
+    }
+
+    @Test("http2.max_request_body_bytes: an h2c HTTP-mode body at the limit is checked, one byte over gets 413")
+    func requestBodyLimitIsItsOwnSetting() async throws {
+      try await withTestScope { scope in
+        // grpc.max_message_bytes stays at its 4 MiB default: only the HTTP/2 key can refuse 17 bytes.
+        var config = AugmenterConfig(providers: [], staticHeaders: ["x-static": "yes"])
+        config.extraLines = ["http2:", "  max_request_body_bytes: 16"]
+        let augmenter = try await AugmenterProcess.start(scope: scope, config: config)
+        try await augmenter.waitUntilReady()
+        let url = "http://127.0.0.1:\(augmenter.checkPort)/ext-authz/body"
+        for (size, expected) in [(16, 200), (17, 413)] {
+          let result = try await Curl.get(
+            url, options: ["--http2-prior-knowledge", "--data-binary", String(repeating: "b", count: size)], scope: scope)
+          #expect(result.httpVersion == "2", "\(result)")
+          #expect(result.status == expected, "a \(size)-byte body under http2.max_request_body_bytes: 16: \(result)")
+        }
       }
     }
 

@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import TestSupport
 import Testing
 
 /// The two ways Envoy calls Augmenter, each with its Envoy file in `envoy/`.
@@ -130,10 +131,10 @@ extension HTTPResponse {
 }
 
 /// Runs `augmenter validate` on `yaml`; returns the exit status and the output.
-func policyValidate(_ yaml: String, scope: TestScope, name: String) async throws -> (ExitStatus?, String) {
+func policyValidate(_ yaml: String, scope: TestScope, name: String) async throws -> (ProcessExitStatus?, String) {
   let file = scope.file("\(name).yaml")
   try yaml.write(to: file, atomically: true, encoding: .utf8)
-  let process = try ManagedProcess.spawn(
+  let process = try ChildProcess.spawn(
     name: "validate-\(name)", executable: try TestEnvironment.augmenterBinary(), arguments: ["validate", file.path], scope: scope)
   let status = await process.waitForExit(timeout: .seconds(30))
   return (status, process.log())

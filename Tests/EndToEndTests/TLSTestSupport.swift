@@ -90,7 +90,7 @@ struct TLSAugmenter: Sendable {
   }
 }
 
-extension ManagedProcess {
+extension ChildProcess {
   /// The log lines containing every one of `fragments`.
   func logLines(containing fragments: String...) -> [Substring] {
     log().split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }

@@ -29,7 +29,7 @@ extension EndToEnd {
 
         for (command, expected) in [("validate", Int32(1)), ("serve", Int32(2))] {
           let arguments = command == "validate" ? ["validate", file.path] : ["serve", "--config", file.path]
-          let process = try ManagedProcess.spawn(
+          let process = try ChildProcess.spawn(
             name: "\(command)-mismatched", executable: try TestEnvironment.augmenterBinary(), arguments: arguments, scope: scope)
           let status = await process.waitForExit(timeout: .seconds(30))
           let output = process.log()

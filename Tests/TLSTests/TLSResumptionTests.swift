@@ -11,11 +11,11 @@ import Testing
 
 @Suite("TLSServerHandler: session resumption")
 struct TLSResumptionTests {
-  private func resume(server: TestServer, arguments: [String]) throws -> (first: String, second: String) {
+  private func resume(server: TestServer, arguments: [String]) async throws -> (first: String, second: String) {
     let session = "\(Fixtures.pki.directory)/session-\(UUID().uuidString).pem"
     defer { try? FileManager.default.removeItem(atPath: session) }
-    let first = try sClient(port: server.port, arguments: arguments + ["-sess_out", session])
-    let second = try sClient(port: server.port, arguments: arguments + ["-sess_in", session])
+    let first = try await sClient(port: server.port, arguments: arguments + ["-sess_out", session])
+    let second = try await sClient(port: server.port, arguments: arguments + ["-sess_in", session])
     return (first, second)
   }
 
@@ -23,7 +23,7 @@ struct TLSResumptionTests {
   func resumption(version: String) async throws {
     try await TestServer.with(context: try Fixtures.serverContext()) { server in
 
-      let (first, second) = try self.resume(server: server, arguments: [version])
+      let (first, second) = try await self.resume(server: server, arguments: [version])
       let expectedVersion = version == "-tls1_3" ? "TLSv1.3" : "TLSv1.2"
       #expect(first.contains("New, \(expectedVersion)"), "\(first)")
       #expect(second.contains("Reused, \(expectedVersion)"), "\(second)")
@@ -46,7 +46,7 @@ struct TLSResumptionTests {
     ) { server in
 
       let identity = Fixtures.clientWithURI
-      let (first, second) = try self.resume(
+      let (first, second) = try await self.resume(
         server: server,
         arguments: ["-cert", identity.certificatePath, "-key", identity.keyPath]
       )

@@ -179,7 +179,7 @@ struct TLSServerContextStoreTests {
       await after.close()
 
       // The same seen from openssl s_client.
-      let output = try sClient(port: server.port, arguments: ["-showcerts"])
+      let output = try await sClient(port: server.port, arguments: ["-showcerts"])
       #expect(output.contains("Verify return code: 0 (ok)"), "\(output)")
       let pem = try String(contentsOfFile: second.certificatePath, encoding: .utf8)
       let body = pem.split(separator: "\n").dropFirst().prefix(3).joined(separator: "\n")

@@ -541,13 +541,16 @@ final class RawTestClient: Sendable {
 // MARK: openssl s_client
 
 /// Runs `openssl s_client` against the server; stdin "bye\n" makes the echo server close, so
-/// s_client exits after it has read the session tickets (which precede the echo).
-func sClient(port: Int, arguments: [String]) throws -> String {
-  let (_, output) = try TestPKI.runOpenSSL(
-    ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-CAfile", Fixtures.pki.caPath, "-ign_eof"]
+/// s_client exits after it has read the session tickets (which precede the echo). Async: a
+/// blocking wait would hold one of the few cooperative threads the other tests share.
+func sClient(port: Int, arguments: [String]) async throws -> String {
+  let result = try await Command.run(
+    "/usr/bin/env",
+    ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-CAfile", Fixtures.pki.caPath, "-ign_eof"]
       + arguments,
-    input: "bye\n",
-    timeout: .seconds(15)
+    stdin: "bye\n",
+    timeout: .seconds(15),
+    mergingStandardError: true
   )
-  return output
+  return result.stdout
 }

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import TestSupport
 
 /// A certificate and its private key on disk (PEM).
 public struct TestIdentity: Sendable, Hashable {
@@ -173,45 +174,15 @@ public final class TestPKI: Sendable {
   }
 
   /// Runs `openssl` with `arguments` and `input` on its standard input; returns its output
-  /// (stdout and stderr); throws with the output when it exits non-zero.
+  /// (stdout and stderr interleaved); throws with the output when it exits non-zero or runs
+  /// longer than `timeout`.
   @discardableResult
-  public static func openssl(_ arguments: [String], input: String? = nil) throws -> String {
-    let (status, output) = try Self.runOpenSSL(arguments, input: input)
-    guard status == 0 else {
-      throw TestPKIError(arguments: arguments, status: status, output: output)
+  public static func openssl(_ arguments: [String], input: String? = nil, timeout: Duration = .seconds(20)) throws -> String {
+    let result = try Command.runBlocking(
+      "/usr/bin/env", ["openssl"] + arguments, stdin: input, timeout: timeout, mergingStandardError: true)
+    guard result.succeeded else {
+      throw TestPKIError(arguments: arguments, status: result.status, output: result.stdout + result.stderr)
     }
-    return output
-  }
-
-  /// Runs `openssl` with `arguments`, writes `input` to its standard input and closes it, and
-  /// returns the exit status and output (stdout and stderr interleaved). A process still running
-  /// after `timeout` is terminated (its status then says so).
-  public static func runOpenSSL(
-    _ arguments: [String],
-    input: String? = nil,
-    timeout: Duration = .seconds(20)
-  ) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["openssl"] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    let watchdog = DispatchWorkItem { [process] in
-      if process.isRunning { process.terminate() }
-    }
-    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
-    if let input {
-      stdin.fileHandleForWriting.write(Data(input.utf8))
-    }
-    try stdin.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return result.stdout
   }
 }

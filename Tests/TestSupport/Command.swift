@@ -36,9 +36,11 @@ package struct CommandResult: Sendable, CustomStringConvertible {
   }
 }
 
-/// Runs programs without blocking Swift's cooperative threads: output goes to temporary files (no
-/// pipe can fill up and stall the child), and the wait is an async stream the termination handler
-/// finishes.
+/// Runs programs to completion: output goes to temporary files (no pipe can fill up and stall the
+/// child). ``run(_:_:stdin:environment:directory:timeout:mergingStandardError:)`` waits without
+/// blocking Swift's cooperative threads (an async stream the termination handler finishes);
+/// ``runBlocking(_:_:stdin:environment:directory:timeout:mergingStandardError:)`` is for
+/// synchronous callers (fixtures built in a static initializer).
 package enum Command {
   /// Runs `executable` with `arguments` to completion.
   ///
@@ -58,70 +60,42 @@ package enum Command {
     timeout: Duration = .seconds(120),
     mergingStandardError: Bool = false
   ) async throws -> CommandResult {
-    let scratch = FileManager.default.temporaryDirectory
-      .appendingPathComponent("test-command-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    let outURL = scratch.appendingPathComponent("stdout")
-    let errURL = scratch.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let outHandle = try FileHandle(forWritingTo: outURL)
-    let errHandle = try FileHandle(forWritingTo: errURL)
-    defer {
-      try? outHandle.close()
-      try? errHandle.close()
-    }
-
-    let command = ([executable] + arguments).joined(separator: " ")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    process.environment = mergedEnvironment(environment)
-    process.standardOutput = outHandle
-    process.standardError = mergingStandardError ? outHandle : errHandle
-    var inHandle: FileHandle?
-    if let stdin {
-      let inURL = scratch.appendingPathComponent("stdin")
-      try Data(stdin.utf8).write(to: inURL)
-      inHandle = try FileHandle(forReadingFrom: inURL)
-      process.standardInput = inHandle
-    } else {
-      process.standardInput = FileHandle.nullDevice
-    }
-    defer { try? inHandle?.close() }
-
+    let launch = try Launch(
+      executable, arguments, stdin: stdin, environment: environment, directory: directory,
+      mergingStandardError: mergingStandardError)
     let finished = AsyncStream<Void>.makeStream()
-    process.terminationHandler = { _ in finished.continuation.finish() }
-    do {
-      try process.run()
-    } catch {
-      throw TestFailure("could not run \(command): \(error)")
-    }
-
-    let killed = Atomic<Bool>(false)
-    let watchdog = Task {
+    launch.process.terminationHandler = { _ in finished.continuation.finish() }
+    try launch.start()
+    let watchdog = Task { [launch] in
       try await Task.sleep(for: timeout)
-      if process.isRunning {
-        killed.store(true, ordering: .sequentiallyConsistent)
-        kill(process.processIdentifier, SIGKILL)
-      }
+      launch.killIfRunning()
     }
     for await _ in finished.stream {}
     watchdog.cancel()
-    // The watchdog may have fired after the child ended by itself: only a SIGKILL death counts.
-    let signaled = process.terminationReason == .uncaughtSignal
-    let timedOut = killed.load(ordering: .sequentiallyConsistent) && signaled && process.terminationStatus == SIGKILL
+    return launch.result(timeout: timeout)
+  }
 
-    let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    var stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    if timedOut {
-      stderr += "\n(killed after the \(timeout) time limit)"
-    }
-    return CommandResult(
-      command: command, status: process.terminationStatus, signaled: signaled, timedOut: timedOut,
-      stdout: stdout, stderr: stderr)
+  /// ``run(_:_:stdin:environment:directory:timeout:mergingStandardError:)`` for synchronous
+  /// callers: blocks the calling thread until the child ends or is killed after `timeout`.
+  package static func runBlocking(
+    _ executable: String,
+    _ arguments: [String],
+    stdin: String? = nil,
+    environment: [String: String?] = [:],
+    directory: URL = Repository.root,
+    timeout: Duration = .seconds(120),
+    mergingStandardError: Bool = false
+  ) throws -> CommandResult {
+    let launch = try Launch(
+      executable, arguments, stdin: stdin, environment: environment, directory: directory,
+      mergingStandardError: mergingStandardError)
+    try launch.start()
+    let watchdog = DispatchWorkItem { [launch] in launch.killIfRunning() }
+    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+    launch.process.waitUntilExit()
+    watchdog.cancel()
+    return launch.result(timeout: timeout)
   }
 
   /// This process's environment with `changes` applied (a `nil` value removes the variable).
@@ -131,5 +105,92 @@ package enum Command {
       environment[key] = value
     }
     return environment
+  }
+}
+
+/// One child being run: its process, the scratch files its output goes to, and whether the
+/// watchdog killed it. Both ways of waiting share it, so they cannot drift apart.
+private final class Launch: @unchecked Sendable {
+  // Process is not Sendable; after `start()` this is only read, and signalled by pid.
+  let process = Process()
+  private let command: String
+  private let scratch: URL
+  private let outURL: URL
+  private let errURL: URL
+  private let handles: [FileHandle]
+  private let killed = Atomic<Bool>(false)
+
+  init(
+    _ executable: String,
+    _ arguments: [String],
+    stdin: String?,
+    environment: [String: String?],
+    directory: URL,
+    mergingStandardError: Bool
+  ) throws {
+    command = ([executable] + arguments).joined(separator: " ")
+    scratch = FileManager.default.temporaryDirectory
+      .appendingPathComponent("test-command-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    outURL = scratch.appendingPathComponent("stdout")
+    errURL = scratch.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let outHandle = try FileHandle(forWritingTo: outURL)
+    let errHandle = try FileHandle(forWritingTo: errURL)
+    var handles = [outHandle, errHandle]
+
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    process.environment = Command.mergedEnvironment(environment)
+    process.standardOutput = outHandle
+    process.standardError = mergingStandardError ? outHandle : errHandle
+    if let stdin {
+      let inURL = scratch.appendingPathComponent("stdin")
+      try Data(stdin.utf8).write(to: inURL)
+      let inHandle = try FileHandle(forReadingFrom: inURL)
+      handles.append(inHandle)
+      process.standardInput = inHandle
+    } else {
+      process.standardInput = FileHandle.nullDevice
+    }
+    self.handles = handles
+  }
+
+  deinit {
+    for handle in handles { try? handle.close() }
+    try? FileManager.default.removeItem(at: scratch)
+  }
+
+  func start() throws {
+    do {
+      try process.run()
+    } catch {
+      throw TestFailure("could not run \(command): \(error)")
+    }
+  }
+
+  /// The watchdog's action once the time limit passed.
+  func killIfRunning() {
+    if process.isRunning {
+      killed.store(true, ordering: .sequentiallyConsistent)
+      kill(process.processIdentifier, SIGKILL)
+    }
+  }
+
+  /// What the ended child left behind.
+  func result(timeout: Duration) -> CommandResult {
+    // The watchdog may have fired after the child ended by itself: only a SIGKILL death counts.
+    let signaled = process.terminationReason == .uncaughtSignal
+    let timedOut = killed.load(ordering: .sequentiallyConsistent) && signaled && process.terminationStatus == SIGKILL
+    let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+    var stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+    if timedOut {
+      stderr += "\n(killed after the \(timeout) time limit)"
+    }
+    return CommandResult(
+      command: command, status: process.terminationStatus, signaled: signaled, timedOut: timedOut,
+      stdout: stdout, stderr: stderr)
   }
 }

@@ -27,10 +27,13 @@ package final class InMemoryHTTP2 {
   /// What the server handler fired down the pipeline (its reasons for closing).
   package let notices: NoticeRecorder
 
+  /// - Parameter clientSettings: the SETTINGS swift-nio-http2's client sends (its receive
+  ///   window, say); nil: its defaults.
   package init(
     settings: HTTP2.HTTP2Settings = HTTP2.HTTP2Settings(),
     responder: any HTTP2RequestResponder = GRPCRouter(methods: echoMethods, maxMessageBytes: 1024),
-    connectClient: Bool = true
+    connectClient: Bool = true,
+    clientSettings: NIOHTTP2.HTTP2Settings? = nil
   ) throws {
     let reads = ReadCounter()
     let notices = NoticeRecorder()
@@ -39,7 +42,8 @@ package final class InMemoryHTTP2 {
     self.server = EmbeddedChannel(
       handlers: [reads, HTTP2ServerConnectionHandler(settings: settings, responder: responder), notices]
     )
-    self.client = EmbeddedChannel(handler: NIOHTTP2Handler(mode: .client))
+    self.client = EmbeddedChannel(
+      handler: NIOHTTP2Handler(mode: .client, initialSettings: clientSettings ?? nioDefaultSettings))
     try self.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     if connectClient {
       try self.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()

@@ -106,11 +106,11 @@ struct AugmenterConfig: Sendable {
 final class AugmenterProcess: Sendable {
   let checkPort: Int
   let adminPort: Int
-  let process: ManagedProcess
+  let process: ChildProcess
   /// How the harness talks to the admin port when it has `admin_tls` (nil: plaintext).
   let adminClientTLS: TLSConfiguration?
 
-  private init(checkPort: Int, adminPort: Int, process: ManagedProcess, adminClientTLS: TLSConfiguration?) {
+  private init(checkPort: Int, adminPort: Int, process: ChildProcess, adminClientTLS: TLSConfiguration?) {
     self.checkPort = checkPort
     self.adminPort = adminPort
     self.process = process
@@ -155,7 +155,7 @@ final class AugmenterProcess: Sendable {
     let configURL = scope.file("\(name).yaml")
     try yaml(checkPort, adminPort).write(to: configURL, atomically: true, encoding: .utf8)
     let command = launcher + [binary, "serve", "--config", configURL.path]
-    let process = try ManagedProcess.spawn(
+    let process = try ChildProcess.spawn(
       name: name, executable: command[0], arguments: Array(command.dropFirst()), scope: scope,
       killTimeout: .seconds(15))
     let augmenter = AugmenterProcess(checkPort: checkPort, adminPort: adminPort, process: process, adminClientTLS: adminClientTLS)

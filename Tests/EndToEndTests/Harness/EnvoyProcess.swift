@@ -12,9 +12,9 @@ import TestSupport
 final class EnvoyProcess: Sendable {
   let listenerPort: Int
   let adminPort: Int
-  let process: ManagedProcess
+  let process: ChildProcess
 
-  private init(listenerPort: Int, adminPort: Int, process: ManagedProcess) {
+  private init(listenerPort: Int, adminPort: Int, process: ChildProcess) {
     self.listenerPort = listenerPort
     self.adminPort = adminPort
     self.process = process
@@ -53,7 +53,7 @@ final class EnvoyProcess: Sendable {
     let configURL = scope.file("\(name).yaml")
     try rendered.write(to: configURL, atomically: true, encoding: .utf8)
 
-    let process = try ManagedProcess.spawn(
+    let process = try ChildProcess.spawn(
       name: name, executable: binary,
       arguments: [
         "--concurrency", "1", "--disable-hot-restart", "--log-level", "info",

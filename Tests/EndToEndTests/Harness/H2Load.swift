@@ -46,7 +46,7 @@ enum H2Load {
 
   /// One finished h2load run.
   struct Run {
-    var exit: ExitStatus?
+    var exit: ProcessExitStatus?
     var output: String
     var requests: Int
 
@@ -81,7 +81,7 @@ enum H2Load {
   ) async throws -> Run {
     let h2load = try TestEnvironment.h2loadBinary()
     let seconds = Int(duration.components.seconds)
-    let run = try ManagedProcess.spawn(
+    let run = try ChildProcess.spawn(
       name: "h2load-steady", executable: h2load,
       arguments: ["-c", String(clients), "-m", "1", "--rps", String(rps), "-D", String(seconds), url],
       scope: scope)
@@ -101,7 +101,7 @@ enum H2Load {
     let h2load = try TestEnvironment.h2loadBinary()
     let bodyFile = scope.file("check-\(UUID().uuidString.prefix(8)).bin")
     try Data(body).write(to: bodyFile)
-    let run = try ManagedProcess.spawn(
+    let run = try ChildProcess.spawn(
       name: "h2load", executable: h2load,
       arguments: [
         "-n", String(requests), "-c", String(connections), "-m", String(streams), "-d", bodyFile.path,

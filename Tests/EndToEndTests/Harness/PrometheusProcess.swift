@@ -9,7 +9,7 @@ import TestSupport
 /// directory, listening on a free loopback port, scraping `targets` every second.
 struct PrometheusProcess: Sendable {
   let port: Int
-  let process: ManagedProcess
+  let process: ChildProcess
 
   /// Starts Prometheus scraping `127.0.0.1:<port>/metrics` for each of `targets` every second,
   /// and waits until it is ready.
@@ -30,7 +30,7 @@ struct PrometheusProcess: Sendable {
       try config.write(to: configURL, atomically: true, encoding: .utf8)
       let storage = scope.file("\(name)-tsdb")
       try FileManager.default.createDirectory(at: storage, withIntermediateDirectories: true)
-      let process = try ManagedProcess.spawn(
+      let process = try ChildProcess.spawn(
         name: name, executable: try TestEnvironment.prometheusBinary(),
         arguments: [
           "--config.file=\(configURL.path)", "--storage.tsdb.path=\(storage.path)",

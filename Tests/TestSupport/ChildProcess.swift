@@ -1,10 +1,10 @@
 //===----------------------------------------------------------------------===//
-// End-to-end harness: child processes, their output and how they ended.
+// Test support: a long-running child process (a server, Envoy, a fake peer), its output in a log
+// file, and how it ended.
 //===----------------------------------------------------------------------===//
 
-import Foundation
+package import Foundation
 import Synchronization
-import TestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -13,11 +13,13 @@ import TestSupport
 #endif
 
 /// How a child process ended.
-enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+package enum ProcessExitStatus: Equatable, Sendable, CustomStringConvertible {
+  /// It exited by itself with this status.
   case exited(Int32)
+  /// A signal ended it.
   case signaled(Int32)
 
-  var description: String {
+  package var description: String {
     switch self {
     case .exited(let code): "exited with status \(code)"
     case .signaled(let signal): "killed by signal \(signal)"
@@ -27,13 +29,17 @@ enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
 
 /// A child process started with `posix_spawn`, its stdout and stderr going to one log file.
 ///
-/// Every process is registered with the ``TestScope`` that started it, whose teardown sends SIGTERM,
-/// waits a little, then SIGKILLs: no test leaves a process behind, pass or fail.
-final class ManagedProcess: Sendable {
-  let name: String
-  let pid: pid_t
-  let logURL: URL
-  private let status = Mutex<ExitStatus?>(nil)
+/// Programs that run to completion go through ``Command``; this is for the ones a test starts,
+/// talks to and stops. Whoever spawns one stops it: the end-to-end harness registers
+/// ``terminate(timeout:)`` with its test scope, other tests call ``kill()`` in a `defer`.
+package final class ChildProcess: Sendable {
+  /// A short name for messages and log labels.
+  package let name: String
+  /// The child's process id.
+  package let pid: pid_t
+  /// Where the child's standard output and standard error go.
+  package let logURL: URL
+  private let status = Mutex<ProcessExitStatus?>(nil)
 
   private init(name: String, pid: pid_t, logURL: URL) {
     self.name = name
@@ -41,16 +47,16 @@ final class ManagedProcess: Sendable {
     self.logURL = logURL
   }
 
-  /// Starts `executable` with `arguments`; the child inherits this environment plus `environment`.
-  static func spawn(
+  /// Starts `executable` (looked up on `PATH` when not a path) with `arguments`; the child
+  /// inherits this process's environment with `environment` applied (a `nil` value removes a
+  /// variable), reads /dev/null, and appends its output to `logURL`.
+  package static func spawn(
     name: String,
     executable: String,
     arguments: [String],
-    environment: [String: String] = [:],
-    scope: TestScope,
-    killTimeout: Duration = .seconds(5)
-  ) throws -> ManagedProcess {
-    let logURL = scope.file("\(name).log")
+    environment: [String: String?] = [:],
+    logURL: URL
+  ) throws -> ChildProcess {
     _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
 
     var fileActions = posix_spawn_file_actions_t()
@@ -76,10 +82,8 @@ final class ManagedProcess: Sendable {
     posix_spawnattr_setsigmask(&attributes, &noSignals)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
     let argv = [executable] + arguments
-    let envp = env.map { "\($0.key)=\($0.value)" }
+    let envp = Command.mergedEnvironment(environment).map { "\($0.key)=\($0.value)" }
 
     var pid: pid_t = 0
     let result = withCStringArray(argv) { cArgv in
@@ -90,35 +94,31 @@ final class ManagedProcess: Sendable {
     guard result == 0 else {
       throw TestFailure("could not start \(name) (\(executable)): \(String(cString: strerror(result)))")
     }
-    let process = ManagedProcess(name: name, pid: pid, logURL: logURL)
-    scope.registerLog(name, at: logURL)
-    scope.onTeardown("stop \(name)") {
-      _ = await process.terminate(timeout: killTimeout)
-    }
-    return process
+    return ChildProcess(name: name, pid: pid, logURL: logURL)
   }
 
   /// The exit status if the process has ended (reaps it), else nil.
-  func pollExit() -> ExitStatus? {
+  package func pollExit() -> ProcessExitStatus? {
     status.withLock { status in
       if let status { return status }
       var raw: Int32 = 0
       let result = waitpid(pid, &raw, WNOHANG)
       guard result == pid else { return nil }
-      let signal = raw & 0x7f
-      status = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
+      status = Self.exitStatus(raw)
       return status
     }
   }
 
-  var isRunning: Bool { pollExit() == nil }
+  /// Whether the process has not ended yet.
+  package var isRunning: Bool { pollExit() == nil }
 
-  func send(signal: Int32) {
-    if isRunning { kill(pid, signal) }
+  /// Sends `signal` unless the process has already ended.
+  package func send(signal: Int32) {
+    if isRunning { deliver(signal, to: pid) }
   }
 
   /// Waits up to `timeout` for the process to end by itself.
-  func waitForExit(timeout: Duration) async -> ExitStatus? {
+  package func waitForExit(timeout: Duration) async -> ProcessExitStatus? {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     while true {
@@ -132,19 +132,39 @@ final class ManagedProcess: Sendable {
 
   /// SIGTERM, then SIGKILL if the process is still running after `timeout`. Returns how it ended.
   @discardableResult
-  func terminate(timeout: Duration = .seconds(5)) async -> ExitStatus {
+  package func terminate(timeout: Duration = .seconds(5)) async -> ProcessExitStatus {
     if let status = pollExit() { return status }
-    kill(pid, SIGTERM)
+    deliver(SIGTERM, to: pid)
     if let status = await waitForExit(timeout: timeout) { return status }
-    kill(pid, SIGKILL)
+    deliver(SIGKILL, to: pid)
     if let status = await waitForExit(timeout: .seconds(10)) { return status }
     return .signaled(SIGKILL)
   }
 
+  /// SIGKILL and reap, blocking: for a `defer`, which cannot await. A no-op once it has ended.
+  package func kill() {
+    status.withLock { status in
+      guard status == nil else { return }
+      deliver(SIGKILL, to: pid)
+      var raw: Int32 = 0
+      if waitpid(pid, &raw, 0) == pid { status = Self.exitStatus(raw) }
+    }
+  }
+
   /// Everything the process printed so far.
-  func log() -> String {
+  package func log() -> String {
     (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
   }
+
+  private static func exitStatus(_ raw: Int32) -> ProcessExitStatus {
+    let signal = raw & 0x7f
+    return signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
+  }
+}
+
+/// `kill(2)`, under a name the class's own ``ChildProcess/kill()`` does not shadow.
+private func deliver(_ signal: Int32, to pid: pid_t) {
+  _ = kill(pid, signal)
 }
 
 /// Makes the spawned child close every descriptor above stderr: glibc's

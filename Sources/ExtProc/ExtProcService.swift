@@ -1,0 +1,165 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the ext_proc adapter: ProcessingRequest in, the core decision, ProcessingResponse out.
+//===----------------------------------------------------------------------===//
+
+public import AugmenterCore
+import EnvoyAPI
+import Foundation
+public import GRPC
+import SwiftProtobuf
+
+/// Translates `envoy.service.ext_proc.v3.ExternalProcessor/Process` to and from the core decision.
+///
+/// The request phase makes exactly the decision the ext_authz front makes for the same request
+/// (the same `Decider`): an allow becomes a header mutation on `request_headers`, a deny (or a
+/// redirect, a rate limit, unavailable headers) an `immediate_response`. Every other message is
+/// answered with CONTINUE and changes nothing. Everything runs synchronously on the stream's
+/// event loop: decode, decide from the current snapshots, encode.
+public struct ExtProcService: Sendable {
+  /// The gRPC path Envoy's ext_proc filter calls.
+  public static let path = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
+
+  private let decider: Decider
+  private let clock: any AugmenterClock
+
+  /// Creates the service over a decider and the clock its snapshots are stamped with.
+  public init(decider: Decider, clock: any AugmenterClock) {
+    self.decider = decider
+    self.clock = clock
+  }
+
+  /// The method to register for `path`: one `ExtProcCall` per stream.
+  public var method: GRPCMethod {
+    .bidirectionalStreaming { stream, context in
+      ExtProcCall(service: self, stream: stream, peerIdentity: context.peerIdentity)
+    }
+  }
+
+  /// The answer to one message of a stream; nil when none is owed (observability mode).
+  /// - Throws: INVALID_ARGUMENT for a message that carries no phase.
+  func answer(
+    _ request: Envoy_Service_ExtProc_V3_ProcessingRequest, peerIdentity: String?
+  ) throws(GRPCStatus) -> Envoy_Service_ExtProc_V3_ProcessingResponse? {
+    if request.observabilityMode { return nil }
+    var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
+    switch request.request {
+    case .requestHeaders(let headers)?:
+      let attributes = Self.attributes(of: headers, requestAttributes: request.attributes, peerIdentity: peerIdentity)
+      response = Self.response(for: self.decider.decide(attributes, at: self.clock.now()))
+    case .responseHeaders?:
+      response.responseHeaders = Envoy_Service_ExtProc_V3_HeadersResponse()
+    case .requestBody?:
+      response.requestBody = Envoy_Service_ExtProc_V3_BodyResponse()
+    case .responseBody?:
+      response.responseBody = Envoy_Service_ExtProc_V3_BodyResponse()
+    case .requestTrailers?:
+      response.requestTrailers = Envoy_Service_ExtProc_V3_TrailersResponse()
+    case .responseTrailers?:
+      response.responseTrailers = Envoy_Service_ExtProc_V3_TrailersResponse()
+    case nil:
+      throw GRPCStatus(.invalidArgument, "ProcessingRequest carries no request phase (fields 2 to 7 are all unset)")
+    }
+    return response
+  }
+
+  /// The request as the decision sees it: pseudo-headers for method, path, authority and scheme,
+  /// every other header (values from `raw_value`, which Envoy fills), and the client address
+  /// from the `source.address` request attribute when the filter sends it
+  /// (`request_attributes: [source.address]`).
+  static func attributes(
+    of headers: Envoy_Service_ExtProc_V3_HttpHeaders,
+    requestAttributes: [String: Google_Protobuf_Struct],
+    peerIdentity: String?
+  ) -> CheckRequestAttributes {
+    var method = ""
+    var path = ""
+    var authority = ""
+    var scheme = ""
+    var requestID: String?
+    var fields: [HeaderField] = []
+    fields.reserveCapacity(headers.headers.headers.count)
+    for entry in headers.headers.headers {
+      let value = entry.rawValue.isEmpty ? entry.value : String(decoding: entry.rawValue, as: UTF8.self)
+      let name = entry.key.lowercased()
+      switch name {
+      case ":method": method = value
+      case ":path": path = value
+      case ":authority": authority = value
+      case ":scheme": scheme = value
+      default:
+        if name.hasPrefix(":") { continue }
+        if name == "x-request-id", requestID == nil { requestID = value }
+        fields.append(HeaderField(name: name, value: value))
+      }
+    }
+    return CheckRequestAttributes(
+      method: method, path: path, authority: authority, scheme: scheme, requestID: requestID,
+      headers: RequestHeaders(fields: fields), sourceAddress: Self.sourceAddress(requestAttributes),
+      peerIdentity: peerIdentity)
+  }
+
+  /// The IP of `source.address` (`ip:port`, `[ipv6]:port`) in any filter's attribute struct.
+  static func sourceAddress(_ attributes: [String: Google_Protobuf_Struct]) -> String? {
+    for attributes in attributes.values {
+      guard case .stringValue(let address)? = attributes.fields["source.address"]?.kind, !address.isEmpty else {
+        continue
+      }
+      if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+        return String(address[address.index(after: address.startIndex)..<close])
+      }
+      if address.filter({ $0 == ":" }).count == 1, let colon = address.firstIndex(of: ":") {
+        return String(address[..<colon])
+      }
+      return address
+    }
+    return nil
+  }
+
+  /// The answer to `request_headers` for a decision.
+  ///
+  /// Allow: `set` → `set_headers` with `append: false` (Envoy replaces the client's values, so
+  /// a forged header cannot survive); `append` (kept by the decider only when the request has
+  /// the header) → `append: true`, which Envoy adds as another value of the header (ext_authz
+  /// joins it onto the existing line with `,`; upstreams read both the same way); `remove` →
+  /// `remove_headers`. Deny: `immediate_response` with the status, headers and body the
+  /// ext_authz front would send.
+  static func response(for decision: Decision) -> Envoy_Service_ExtProc_V3_ProcessingResponse {
+    var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
+    switch decision {
+    case .allow(let fields):
+      var mutation = Envoy_Service_ExtProc_V3_HeaderMutation()
+      for field in fields {
+        switch field.action {
+        case .set, .addIfAbsent:  // the decider resolves add_if_absent; a leftover one sets
+          mutation.setHeaders.append(Self.option(field, append: false))
+        case .append: mutation.setHeaders.append(Self.option(field, append: true))
+        case .remove: mutation.removeHeaders.append(field.name)
+        }
+      }
+      var common = Envoy_Service_ExtProc_V3_CommonResponse()
+      if !mutation.setHeaders.isEmpty || !mutation.removeHeaders.isEmpty {
+        common.headerMutation = mutation
+      }
+      response.requestHeaders.response = common
+    case .deny(let answer):
+      var immediate = Envoy_Service_ExtProc_V3_ImmediateResponse()
+      immediate.status.code = Envoy_Type_V3_StatusCode(rawValue: answer.status) ?? .forbidden
+      if !answer.headers.isEmpty {
+        immediate.headers.setHeaders = answer.headers.map { Self.option($0, append: false) }
+      }
+      immediate.body = Data(answer.body.utf8)
+      response.immediateResponse = immediate
+    }
+    return response
+  }
+
+  /// A HeaderValueOption carrying its value in `raw_value` (the only field Envoy's ext_proc
+  /// reads) and `append` set explicitly.
+  private static func option(_ field: HeaderField, append: Bool) -> Envoy_Config_Core_V3_HeaderValueOption {
+    var option = Envoy_Config_Core_V3_HeaderValueOption()
+    option.header.key = field.name
+    option.header.rawValue = Data(field.value.utf8)
+    option.append = Google_Protobuf_BoolValue(append)
+    return option
+  }
+}
