@@ -62,3 +62,95 @@ extension EndToEnd {
     }
   }
 }
+
+extension EndToEnd {
+  /// The same Augmenter behind two Envoys, one calling it through ext_authz (gRPC) and one
+  /// through ext_proc: every request must look the same to the client and to the upstream.
+  @Suite("ext_authz and ext_proc give the same results")
+  struct ExtProcEquivalence {
+    static let policy = """
+      client_address: {from: header, header: x-real-ip}
+      headers:
+        x-set: {value: s}
+        x-append: {value: a, action: append}
+        x-add: {value: n, action: add_if_absent}
+        x-gone: {action: remove}
+        x-hello: {template: "Hello {method} {path}"}
+      rules:
+        - match: {path_prefix: /admin/}
+          deny: {status: 403, detail: "the admin area is closed"}
+        - match: {client_cidr: [203.0.113.7/32]}
+          redirect: {status: 302, location: "https://other-host.example{path}"}
+      """
+
+    /// The header names the policy acts on, plus the provider's.
+    static let names = ["authorization", "x-set", "x-append", "x-add", "x-gone", "x-hello", "x-client"]
+
+    /// What one request looked like through one Envoy: status, the local answer's headers and body, and the acted-on headers as the upstream saw them (nil: it never got there).
+    /// Several values of a header are compared joined with `,`: ext_authz joins an appended
+    /// value onto the line, ext_proc adds a line, and HTTP reads both the same (RFC 9110 §5.3).
+    struct Seen: Equatable, CustomStringConvertible {
+      var status: Int
+      var location: String?
+      var contentType: String?
+      var body: String
+      var upstream: [String: String]?
+
+      var description: String {
+        "\(status) location=\(location ?? "-") type=\(contentType ?? "-") body=\(body.prefix(200)) upstream=\(upstream.map { "\($0.sorted { $0.key < $1.key })" } ?? "none")"
+      }
+    }
+
+    @Test(
+      "header actions, templates, a deny and a redirect: identical status, body and upstream headers",
+      arguments: [
+        ("/orders/1", [("x-set", "client"), ("x-append", "client"), ("x-add", "client"), ("x-gone", "client"), ("x-client", "keep")]),
+        ("/orders/2", [("authorization", "Bearer forged")]),
+        ("/admin/panel", [("x-set", "client")]),
+        ("/orders/3?x=1", [("x-real-ip", "203.0.113.7")]),
+        ("/orders/4", [("x-real-ip", "203.0.113.8")]),
+      ] as [(String, [(String, String)])])
+    func sameResults(path: String, headers: [(String, String)]) async throws {
+      try await withTestScope("ExtProcEquivalence-\(path)") { scope in
+        let provider = try await TestProvider.start(scope: scope, answer: .headers(PolicyStack.providerHeaders))
+        let upstream = try await EchoUpstream.start(scope: scope)
+        let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
+        try await augmenter.waitUntilReady()
+        var seen: [String: Seen] = [:]
+        for file in ["ext-authz-grpc.yaml", "ext-proc.yaml"] {
+          let envoy = try await EnvoyProcess.start(
+            scope: scope, configFile: file, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port,
+            name: "envoy-\(file.prefix(8))")
+          // The same URI through both: the redirect's location and the template repeat it.
+          let before = upstream.requests.count
+          let response = try await envoy.send(path: path, headers: headers.map { HeaderField($0.0, $0.1) })
+          let received = upstream.requests.dropFirst(before).last { $0.uri == path }
+          seen[file] = Seen(
+            status: response.status, location: response.header("location"), contentType: response.header("content-type"),
+            // A 200's body is the echo upstream's (its own request id and port); a local
+            // answer's problem document is compared without `instance`, the request's id.
+            body: response.status == 200
+              ? "" : response.text.replacingOccurrences(of: #""instance":"[^"]*""#, with: "", options: .regularExpression),
+            upstream: received.map { request in
+              Dictionary(
+                uniqueKeysWithValues: Self.names.map { name in
+                  (name, request.values(name).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ","))
+                })
+            })
+        }
+        let authz = try #require(seen["ext-authz-grpc.yaml"])
+        let proc = try #require(seen["ext-proc.yaml"])
+        #expect(authz == proc, "ext_authz: \(authz)\next_proc:  \(proc)")
+        // And the results are the policy's, not two identical failures.
+        switch path {
+        case "/admin/panel": #expect(authz.status == 403)
+        case "/orders/3?x=1": #expect(authz.status == 302 && authz.location == "https://other-host.example/orders/3?x=1")
+        default:
+          #expect(authz.status == 200)
+          #expect(authz.upstream?["x-set"] == "s")
+          #expect(authz.upstream?["authorization"] == "Bearer provider-token-3f9a")
+        }
+      }
+    }
+  }
+}
