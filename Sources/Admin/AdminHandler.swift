@@ -1,8 +1,9 @@
 //===----------------------------------------------------------------------===//
-// Augmenter — the admin port: /healthz, /readyz, /status (HTTP/1.1, NIOHTTP1's parser).
+// Augmenter — the admin port: /healthz, /readyz, /status, /metrics (HTTP/1.1, NIOHTTP1's parser).
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
+public import AugmenterMetrics
 import Foundation
 import HTTP1
 package import NIOCore
@@ -16,12 +17,18 @@ public struct AdminState: Sendable {
   public var clock: any AugmenterClock
   /// True once shutdown began: `/readyz` turns 503 so load balancers stop sending.
   public var isDraining: @Sendable () -> Bool
+  /// What `/metrics` exposes; `nil`: `/metrics` is not served (404).
+  public var metrics: MetricsRegistry?
 
   /// Creates the admin state.
-  public init(registry: ProviderRegistry, clock: any AugmenterClock, isDraining: @escaping @Sendable () -> Bool) {
+  public init(
+    registry: ProviderRegistry, clock: any AugmenterClock, isDraining: @escaping @Sendable () -> Bool,
+    metrics: MetricsRegistry? = nil
+  ) {
     self.registry = registry
     self.clock = clock
     self.isDraining = isDraining
+    self.metrics = metrics
   }
 
   /// Ready: not draining and every required provider has usable headers.
@@ -32,8 +39,9 @@ public struct AdminState: Sendable {
   /// The response to one admin request: status, content type, body.
   func respond(method: HTTPMethod, uri: String) -> (HTTPResponseStatus, String, String) {
     let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-    guard ["/healthz", "/readyz", "/status"].contains(path) else {
-      return (.notFound, "text/plain; charset=utf-8", "not found: \(path) (try /healthz, /readyz, /status)\n")
+    let paths = self.metrics == nil ? ["/healthz", "/readyz", "/status"] : ["/healthz", "/readyz", "/status", "/metrics"]
+    guard paths.contains(path) else {
+      return (.notFound, "text/plain; charset=utf-8", "not found: \(path) (try \(paths.joined(separator: ", ")))\n")
     }
     guard method == .GET || method == .HEAD else {
       return (.methodNotAllowed, "text/plain; charset=utf-8", "\(path) supports GET\n")
@@ -42,6 +50,8 @@ public struct AdminState: Sendable {
     switch path {
     case "/healthz":
       return (.ok, "text/plain; charset=utf-8", "ok\n")
+    case "/metrics":
+      return (.ok, MetricsRegistry.contentType, self.metrics?.exposition() ?? "")
     case "/readyz":
       if self.isDraining() {
         return (.serviceUnavailable, "text/plain; charset=utf-8", "not ready: shutting down\n")

@@ -5,8 +5,10 @@
 import Admin
 import AsyncHTTPClient
 public import AugmenterCore
+import AugmenterMetrics
 import ExtAuthz
 import ExtProc
+import Foundation
 import GRPC
 import HTTP1
 import HTTP2
@@ -71,10 +73,18 @@ public final class AugmenterService: Service {
     let decider = Decider(config: self.config, registry: registry)
     let clock = self.clock
     let draining = { @Sendable [weak self] in self?.draining.load(ordering: .relaxed) ?? true }
-    let adminState = AdminState(registry: registry, clock: clock, isDraining: draining)
-    let check = ExtAuthzCheckService(decider: decider, clock: clock)
+    // Every series is made here, once, for the label sets this configuration allows.
+    let metrics = MetricsRegistry()
+    metrics.configurationLoaded(at: Date())
+    let adminState = AdminState(registry: registry, clock: clock, isDraining: draining, metrics: metrics)
+    let check = ExtAuthzCheckService(
+      decider: decider, clock: clock,
+      metrics: CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: metrics))
+    _ = RateLimitMetrics(decider: decider, clock: clock, registry: metrics)  // kept by the registry
     let health = HealthService { adminState.isReady() }
-    let httpModeCheck = HTTPModeCheckService(decider: decider, clock: clock)
+    let httpModeCheck = HTTPModeCheckService(
+      decider: decider, clock: clock,
+      metrics: CheckMetrics(front: .http, sources: decider.outcomeSources, registry: metrics))
     let extProc = ExtProcService(
       decider: decider, clock: clock, errorResponses: self.config.errorResponses, problemTypes: self.config.problemTypes)
     let router = GRPCRouter(
@@ -110,12 +120,17 @@ public final class AugmenterService: Service {
       http1: HTTP1ConnectionSettings(self.config),
       checkTLS: checkTLS,
       adminTLS: adminTLS,
-      logger: self.logger
+      logger: self.logger,
+      connectionMetrics: ConnectionMetrics(registry: metrics)
     )
     let logger = self.logger
     let fetcher = HTTPProviderFetcher(client: httpClient)
     let background = BackgroundWork(
-      refreshers: registry.states.map { ProviderRefresher(state: $0, fetcher: fetcher, clock: clock, logger: logger) },
+      refreshers: registry.states.map {
+        ProviderRefresher(
+          state: $0, fetcher: fetcher, clock: clock, logger: logger,
+          observer: ProviderMetrics(state: $0, clock: clock, registry: metrics))
+      },
       tlsWatchers: [checkTLS, adminTLS].compactMap { $0 },
       logger: logger
     )

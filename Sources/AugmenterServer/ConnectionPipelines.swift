@@ -4,6 +4,7 @@
 
 import Admin
 import AugmenterCore
+import AugmenterMetrics
 import ExtAuthz
 import HTTP1
 import HTTP2
@@ -28,6 +29,8 @@ struct ConnectionPipelines: Sendable {
   /// TLS on the admin port (`admin_tls`), if configured.
   var adminTLS: ListenerTLS?
   var logger: Logger
+  /// Open connections by listener and protocol; `nil`: not counted.
+  var connectionMetrics: ConnectionMetrics? = nil
 
   /// Check port: gRPC and HTTP-mode checks over h2c or h2, HTTP-mode checks over HTTP/1.1.
   func configureCheck(_ channel: any Channel) throws {
@@ -37,7 +40,7 @@ struct ConnectionPipelines: Sendable {
     let maxBody = self.maxHTTP1BodyBytes
     let http1 = self.http1
     let logger = self.logger
-    try self.configure(channel, tls: self.checkTLS) { detected, peerIdentity, add in
+    try self.configure(channel, listener: .check, tls: self.checkTLS) { detected, peerIdentity, add in
       switch detected {
       case .http2:
         try add(HTTP2ServerConnectionHandler(settings: settings, responder: responder, peerIdentity: peerIdentity))
@@ -61,7 +64,7 @@ struct ConnectionPipelines: Sendable {
       maxOutboundControlFrames: self.http2Settings.maxOutboundControlFrames,
       idleTimeout: self.http2Settings.idleTimeout
     )
-    try self.configure(channel, tls: self.adminTLS) { detected, _, add in
+    try self.configure(channel, listener: .admin, tls: self.adminTLS) { detected, _, add in
       switch detected {
       case .http2:
         try add(HTTP2ServerConnectionHandler(settings: adminHTTP2, responder: AdminHTTP2Responder(state: state)))
@@ -88,6 +91,7 @@ struct ConnectionPipelines: Sendable {
   /// flow control is nghttp2's).
   private func configure(
     _ channel: any Channel,
+    listener: ConnectionMetrics.Listener,
     tls: ListenerTLS?,
     protocolHandlers: @escaping (DetectedProtocol, _ peerIdentity: String?, AddHandler) throws -> Void
   ) throws {
@@ -96,6 +100,7 @@ struct ConnectionPipelines: Sendable {
     let idle = IdleStateHandler(readTimeout: self.idleTimeout)
     let closer = IdleConnectionCloser(idleTimeout: self.idleTimeout, logger: self.logger)
     let errorLogger = ConnectionErrorLogger(logger: self.logger)
+    let connectionMetrics = self.connectionMetrics
     try pipeline.addHandler(backPressure)
     try pipeline.addHandler(idle)
     try pipeline.addHandler(closer)
@@ -112,6 +117,10 @@ struct ConnectionPipelines: Sendable {
           pipeline.removeHandler(idle, promise: nil)
           pipeline.removeHandler(closer, promise: nil)
           pipeline.removeHandler(backPressure, promise: nil)
+        }
+        if let connectionMetrics {
+          let closed = connectionMetrics.opened(listener, detected == .http2 ? .h2 : .http1)
+          channel.closeFuture.whenComplete { _ in closed() }
         }
         try protocolHandlers(detected, tlsHandler?.handshakeResult?.peerIdentity) { handler in
           try pipeline.addHandler(handler, position: .before(errorLogger))

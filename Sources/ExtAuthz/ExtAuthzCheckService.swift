@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
+public import AugmenterMetrics
 import EnvoyAPI
 import Foundation
 public import GRPC
@@ -26,11 +27,15 @@ public struct ExtAuthzCheckService: Sendable {
   private let decider: Decider
   private let clock: any AugmenterClock
   private let lastResponse = LastResponse()
+  private let metrics: CheckMetrics
 
   /// Creates the service over a decider and the clock its snapshots are stamped with.
-  public init(decider: Decider, clock: any AugmenterClock) {
+  /// - Parameter metrics: where checks are counted; by default series of a registry of their
+  ///   own, so a service is always measured the same way (the allocation budget covers it).
+  public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
     self.decider = decider
     self.clock = clock
+    self.metrics = metrics ?? CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: MetricsRegistry())
   }
 
   /// The last decision and its encoding: consecutive checks mostly get the same answer (the same
@@ -61,6 +66,10 @@ public struct ExtAuthzCheckService: Sendable {
   /// (often the same shared buffer as the previous call: see `LastResponse`).
   /// - Parameter peerIdentity: the connection's verified TLS client identity, if any.
   public func framedCheck(_ message: ByteBuffer, peerIdentity: String? = nil) throws(GRPCStatus) -> ByteBuffer {
+    let started = CheckMetrics.start()
+    // Stays `error` unless a decision is made and encoded.
+    var outcome = DecisionOutcome.error
+    defer { self.metrics.record(outcome, started: started) }
     let readingHeaders = self.decider.readsRequestHeaders
     var attributes: CheckRequestAttributes
     if let scanned = CheckRequestScanner.scan(message, readingHeaders: readingHeaders) {
@@ -72,9 +81,12 @@ public struct ExtAuthzCheckService: Sendable {
       attributes = Self.attributes(of: request, readingHeaders: readingHeaders)
     }
     attributes.peerIdentity = peerIdentity
-    let decision = self.decider.decide(attributes, at: self.clock.now())
+    var decided = DecisionOutcome.error
+    let decision = self.decider.decide(attributes, at: self.clock.now(), outcome: &decided)
     do {
-      return try self.lastResponse.framed(for: decision)
+      let framed = try self.lastResponse.framed(for: decision)
+      outcome = decided
+      return framed
     } catch {
       throw GRPCStatus(.internal, "could not encode CheckResponse: \(error)")
     }

@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
+public import AugmenterMetrics
 public import HTTP2
 public import NIOCore
 
@@ -25,11 +26,14 @@ public struct HTTPModeCheckService: Sendable {
 
   private let decider: Decider
   private let clock: any AugmenterClock
+  private let metrics: CheckMetrics
 
   /// Creates the service over the same decider the gRPC mode uses.
-  public init(decider: Decider, clock: any AugmenterClock) {
+  /// - Parameter metrics: where checks are counted; by default series of a registry of their own.
+  public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
     self.decider = decider
     self.clock = clock
+    self.metrics = metrics ?? CheckMetrics(front: .http, sources: decider.outcomeSources, registry: MetricsRegistry())
   }
 
   /// The header carrying the names Envoy removes from the upstream request on an allow.
@@ -51,6 +55,7 @@ public struct HTTPModeCheckService: Sendable {
     headers: () -> [HeaderField] = { [] },
     peerIdentity: String? = nil
   ) -> Answer {
+    let started = CheckMetrics.start()
     let reads = self.decider.readsRequestHeaders
     let attributes = CheckRequestAttributes(
       method: method,
@@ -63,7 +68,10 @@ public struct HTTPModeCheckService: Sendable {
       headers: reads ? RequestHeaders(fields: headers()) : RequestHeaders(),
       peerIdentity: peerIdentity
     )
-    return Self.answer(for: self.decider.decide(attributes, at: self.clock.now()))
+    var outcome = DecisionOutcome.error
+    let answer = Self.answer(for: self.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
+    self.metrics.record(outcome, started: started)
+    return answer
   }
 
   /// The HTTP answer for a decision.

@@ -12,9 +12,11 @@ import NIOHTTP1
 /// following redirects only as `follow_redirects` allows (`ProviderRedirect`).
 public struct HTTPProviderFetcher: ProviderFetcher {
   /// A fetch that failed before there was an answer to validate.
-  public struct FetchError: Error, CustomStringConvertible {
+  public struct FetchError: ProviderFetchFailureClassifying, CustomStringConvertible {
     /// What went wrong, without any header value.
     public var description: String
+    /// How the failure is counted in the metrics.
+    public var fetchResult: ProviderFetchResult = .connectError
   }
 
   private let client: HTTPClient
@@ -39,10 +41,10 @@ public struct HTTPProviderFetcher: ProviderFetcher {
       case .follow(let next):
         url = next
       case .refuse(let reason):
-        throw FetchError(description: reason)
+        throw FetchError(description: reason, fetchResult: .httpError)
       }
     }
-    throw FetchError(description: "more than \(ProviderRedirect.maxHops) redirects")
+    throw FetchError(description: "more than \(ProviderRedirect.maxHops) redirects", fetchResult: .httpError)
   }
 
   /// One GET of `url` with the provider's settings: the answer and its `Location`, if any.
@@ -80,7 +82,7 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     do {
       response = try await self.client.execute(request, timeout: timeout)
     } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-      throw FetchError(description: "timed out after \(provider.timeout)")
+      throw FetchError(description: "timed out after \(provider.timeout)", fetchResult: .timeout)
     } catch {
       throw FetchError(description: "request failed: \(error)")
     }

@@ -22,7 +22,8 @@ struct RefresherHarness {
     timeout: Duration = .seconds(7),
     maxStale: Duration = .zero,
     random: Double = 0.5,
-    backoff: BackoffPolicy = BackoffPolicy(initial: .milliseconds(250), multiplier: 2, maximum: .seconds(30), jitter: .none)
+    backoff: BackoffPolicy = BackoffPolicy(initial: .milliseconds(250), multiplier: 2, maximum: .seconds(30), jitter: .none),
+    observer: (any ProviderFetchObserver)? = nil
   ) {
     fetcher = ScriptedFetcher(steps)
     state = ProviderState(
@@ -31,7 +32,8 @@ struct RefresherHarness {
     let (logger, store) = CapturingLogHandler.logger()
     logs = store
     refresher = ProviderRefresher(
-      state: state, fetcher: fetcher, clock: clock, logger: logger, random: { random }, backoff: backoff)
+      state: state, fetcher: fetcher, clock: clock, logger: logger, random: { random }, backoff: backoff,
+      observer: observer)
     start = clock.now()
   }
 

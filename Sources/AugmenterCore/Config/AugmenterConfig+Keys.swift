@@ -16,7 +16,7 @@ extension AugmenterConfig {
     },
     ConfigField(
       "admin_listen", type: "host:port", default: "\(configDefaults.adminListen)", example: "127.0.0.1:9001",
-      "Where /healthz, /readyz and /status are served (HTTP/1.1 and h2c); never the check port."
+      "Where /healthz, /readyz, /status and /metrics are served (HTTP/1.1 and h2c); never the check port."
     ) { decoder, node, path, config in
       if let value = decoder.listenAddress(node, path) { config.adminListen = value }
     },

@@ -125,6 +125,13 @@ final class CompiledPolicy: Sendable {
     self.rendersClientAddress = templates.contains { $0.variables.contains(.clientAddress) }
   }
 
+  /// The limiter of each `rate_limit` rule, with the rule's index (the fallback is never one).
+  var rateLimiters: [(rule: Int, limiter: RateLimiter)] {
+    rules.indices.compactMap { index in
+      if case .rateLimit(let limiter, _) = rules[index].outcome { (index, limiter) } else { nil }
+    }
+  }
+
   private static func planned(_ rule: HeaderRule) -> PlannedHeader {
     var value = rule.value
     if case .literal(let text) = value { value = .literal(HeaderRules.trimmed(text)) }
@@ -152,7 +159,8 @@ final class CompiledPolicy: Sendable {
   // MARK: - Deciding
 
   func decide(
-    _ request: CheckRequestAttributes, at now: MonotonicInstant, registry: ProviderRegistry, problems: ProblemDocument
+    _ request: CheckRequestAttributes, at now: MonotonicInstant, registry: ProviderRegistry, problems: ProblemDocument,
+    outcome: inout DecisionOutcome
   ) -> Decision {
     let clientText =
       matchesClientAddress || rendersClientAddress ? clientAddress.address(of: request) : nil
@@ -163,27 +171,35 @@ final class CompiledPolicy: Sendable {
     func provider(_ name: String, _ header: String) -> String? {
       registry.state(named: name)?.usableHeaders(at: now)?.first { $0.name == header }?.value
     }
-    for rule in rules where rule.match.matches(request, clientAddress: clientIP) {
-      if let decision = apply(rule.outcome, request, client, now, registry, problems, provider) {
+    // Indexed, so the deciding rule's index is at hand for `outcome` (and debug builds allocate
+    // in array iterators).
+    for index in rules.indices where rules[index].match.matches(request, clientAddress: clientIP) {
+      if let decision = apply(rules[index].outcome, request, client, now, registry, problems, provider, &outcome.kind) {
+        outcome.source = index
         return decision
       }
     }
-    return apply(fallback, request, client, now, registry, problems, provider)
+    outcome.source = rules.count
+    return apply(fallback, request, client, now, registry, problems, provider, &outcome.kind)
       ?? .allow(headers: [])  // unreachable: the fallback is never a rate limit
   }
 
-  /// The decision of `outcome`; `nil` for a rate limit that lets the request through.
+  /// The decision of `outcome`; `nil` for a rate limit that lets the request through. `kind`
+  /// gets the kind of a decision returned.
   private func apply(
     _ outcome: PlannedOutcome, _ request: CheckRequestAttributes, _ client: String?, _ now: MonotonicInstant,
-    _ registry: ProviderRegistry, _ problems: ProblemDocument, _ provider: (String, String) -> String?
+    _ registry: ProviderRegistry, _ problems: ProblemDocument, _ provider: (String, String) -> String?,
+    _ kind: inout DecisionOutcome.Kind
   ) -> Decision? {
     switch outcome {
     case .allow(let plan):
-      return allow(plan, request, client, now, registry, problems, provider)
+      return allow(plan, request, client, now, registry, problems, provider, &kind)
     case .redirect(let status, let location):
+      kind = .redirect
       let target = location.render(request, clientAddress: client, provider: provider)
       return .deny(LocalAnswer(status: status, headers: [HeaderField(name: "location", value: target)], body: ""))
     case .deny(let status, let detail, let headers):
+      kind = .deny
       let text = detail?.render(request, clientAddress: client, provider: provider) ?? "The request was denied by policy."
       let rendered = headers.map { header -> HeaderField in
         HeaderField(name: header.name, value: Self.value(header, request, client, provider))
@@ -195,6 +211,7 @@ final class CompiledPolicy: Sendable {
       case .allowed:
         return nil
       case .limited(let retryAfter, let reset):
+        kind = .rateLimited
         let retrySeconds = Self.wholeSeconds(retryAfter)
         let headers = [
           HeaderField(name: "retry-after", value: String(retrySeconds)),
@@ -229,7 +246,8 @@ final class CompiledPolicy: Sendable {
 
   private func allow(
     _ plan: AllowPlan, _ request: CheckRequestAttributes, _ client: String?, _ now: MonotonicInstant,
-    _ registry: ProviderRegistry, _ problems: ProblemDocument, _ provider: (String, String) -> String?
+    _ registry: ProviderRegistry, _ problems: ProblemDocument, _ provider: (String, String) -> String?,
+    _ kind: inout DecisionOutcome.Kind
   ) -> Decision {
     let states = registry.states
     var missing: [String] = []
@@ -237,9 +255,11 @@ final class CompiledPolicy: Sendable {
       missing.append(states[index].config.name)
     }
     if !missing.isEmpty && plan.onUnavailable == .deny {
+      kind = .unavailable
       return .deny(Decider.unavailableAnswer(missing: missing, requestID: request.requestID, problems: problems))
     }
 
+    kind = .allow
     var headers: [HeaderField]
     if let cached = plan.cache.cached(of: plan.providers, in: states, at: now) {
       headers = cached

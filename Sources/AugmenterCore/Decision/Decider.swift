@@ -54,6 +54,16 @@ public struct Decider: Sendable {
     self.problems = ProblemDocument(types: config.problemTypes)
     self.policy = config.isPolicyFree ? nil : CompiledPolicy(config: config, registry: registry)
     self.httpModePathPrefix = config.httpModePathPrefix.flatMap { $0.isEmpty ? nil : $0 }
+    self.outcomeSources = DecisionOutcome.sources(of: config)
+  }
+
+  /// What each `DecisionOutcome.source` of this decider stands for (rules, then `default`).
+  public let outcomeSources: [DecisionOutcome.Source]
+
+  /// The limiter of each `rate_limit` rule with the rule's index in `outcomeSources`, for
+  /// metrics (keys held, keys evicted).
+  public var rateLimiters: [(rule: Int, limiter: RateLimiter)] {
+    policy?.rateLimiters ?? []
   }
 
   /// Whether the decision reads request headers beyond `x-request-id` (rules, templates, header
@@ -76,9 +86,18 @@ public struct Decider: Sendable {
   /// With rules, the first matching rule decides (a rate limit under its limit lets evaluation
   /// go on), else the `default` outcome (an allow as above, with header actions and templates).
   public func decide(_ request: CheckRequestAttributes, at now: MonotonicInstant) -> Decision {
+    var outcome = DecisionOutcome.error
+    return decide(request, at: now, outcome: &outcome)
+  }
+
+  /// Decides a check at `now` like `decide(_:at:)`, and says in `outcome` which kind of answer it
+  /// is and which rule gave it (indices as in `DecisionOutcome.sources(of:)`), for metrics.
+  public func decide(_ request: CheckRequestAttributes, at now: MonotonicInstant, outcome: inout DecisionOutcome) -> Decision {
     if let policy {
-      return policy.decide(request, at: now, registry: registry, problems: problems)
+      return policy.decide(request, at: now, registry: registry, problems: problems, outcome: &outcome)
     }
+    // Without rules every decision is the default outcome's.
+    outcome.source = 0
     let states = registry.states
     var requiredMissing = false
     // Indexed (not `for state in`): debug builds allocate in array iterators.
@@ -90,9 +109,11 @@ public struct Decider: Sendable {
       let missing = registry.unavailableRequiredProviders(at: now)
       // Re-read: a refresher may have published in between; only deny if still missing.
       if !missing.isEmpty {
+        outcome.kind = .unavailable
         return .deny(Self.unavailableAnswer(missing: missing, requestID: request.requestID, problems: problems))
       }
     }
+    outcome.kind = .allow
     if let headers = cache.cached(of: allProviders, in: states, at: now) {
       return .allow(headers: headers)
     }

@@ -53,6 +53,7 @@ public final class RateLimiter: @unchecked Sendable {
   /// Fingerprints are hashed with a per-limiter seed so keys chosen by clients cannot be
   /// aimed at one window across restarts.
   private let seed: Int
+  private let evictionCount = Atomic<Int>(0)
 
   /// Creates a limiter of `requestsPerSecond` with bucket capacity `burst`, tracking at most
   /// `maxKeys` keys (rounded up to a power of two, at least `probeWindow`).
@@ -121,6 +122,8 @@ public final class RateLimiter: @unchecked Sendable {
       let (exchanged, _) = slots[victim].compareExchange(
         expected: victimValue, desired: fresh, ordering: .acquiringAndReleasing)
       if exchanged {
+        // Only when the window is full: one more atomic on that rare path, for metrics.
+        if victimValue.first != 0 { evictionCount.wrappingAdd(1, ordering: .relaxed) }
         return .allowed(remaining: burst - 1)
       }
     }
@@ -157,6 +160,12 @@ public final class RateLimiter: @unchecked Sendable {
       if value.first != 0 && UInt64(value.second) > now.nanoseconds { count += 1 }
     }
     return count
+  }
+
+  /// How many times a key's slot was given to another key because its window was full (the
+  /// evicted key starts again with a full bucket if it comes back), since the limiter was made.
+  public var evictions: Int {
+    evictionCount.load(ordering: .relaxed)
   }
 
   /// The number of slots that ever held a key (never more than `capacity`).

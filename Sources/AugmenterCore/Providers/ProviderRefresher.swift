@@ -29,6 +29,7 @@ public actor ProviderRefresher {
   private let logger: Logger
   private let random: @Sendable () -> Double
   private let backoff: BackoffPolicy
+  private let observer: (any ProviderFetchObserver)?
   /// The refresh in progress, which concurrent callers join instead of starting another.
   private var inFlight: Task<RefreshOutcome, Never>?
 
@@ -41,13 +42,15 @@ public actor ProviderRefresher {
   /// - Parameters:
   ///   - random: a source of numbers in [0, 1) for the refresh-ahead and back-off jitter.
   ///   - backoff: the retry spacing after failures.
+  ///   - observer: told the result and duration of every fetch (metrics).
   public init(
     state: ProviderState,
     fetcher: any ProviderFetcher,
     clock: any AugmenterClock,
     logger: Logger,
     random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-    backoff: BackoffPolicy = .default
+    backoff: BackoffPolicy = .default,
+    observer: (any ProviderFetchObserver)? = nil
   ) {
     self.state = state
     self.fetcher = fetcher
@@ -57,6 +60,7 @@ public actor ProviderRefresher {
     self.logger = logger
     self.random = random
     self.backoff = backoff
+    self.observer = observer
   }
 
   /// Refreshes until the task is cancelled: at once, then ahead of each expiry, with back-off
@@ -124,23 +128,32 @@ public actor ProviderRefresher {
     // The refresher enforces the timeout itself on its own clock: fetchers should too, but one
     // that hangs must not stop the refreshing.
     let result = await race({ try await fetcher.fetch(config) }, deadline: started + config.timeout, clock: clock)
+    let observer = self.observer
+    let clock = self.clock
+    func observe(_ result: ProviderFetchResult) {
+      observer?.fetchFinished(result, duration: clock.now() - started)
+    }
 
     switch result {
     case .cancelled:
       return .cancelled
     case .timedOut:
+      observe(.timeout)
       return failed("timed out after \(DurationText.format(config.timeout))")
     case .finished(.failure(let error)):
       if error is CancellationError && Task.isCancelled { return .cancelled }
+      observe((error as? any ProviderFetchFailureClassifying)?.fetchResult ?? .connectError)
       return failed("fetch failed: \(Self.summary(of: error))")
     case .finished(.success(let answer)):
       guard answer.status == 200 else {
+        observe(.httpError)
         return failed("HTTP status \(answer.status)")
       }
       switch ProviderAnswerValidator.validate(answer, limits: ProviderAnswerLimits(provider: config)) {
       case .success(let headers):
         let previous = state.snapshot?.digest
         let snapshot = state.publish(headers, fetchedAt: started, fetchedAtWall: startedWall)
+        observe(.ok)
         logger.info(
           "provider refreshed",
           metadata: [
@@ -151,6 +164,7 @@ public actor ProviderRefresher {
         return .updated(headerCount: headers.count, digest: snapshot.digest)
       case .failure(let error):
         let failures = state.recordRejection(error.description, at: clock.wallNow())
+        observe(.rejected)
         logger.warning(
           "provider answer rejected",
           metadata: [

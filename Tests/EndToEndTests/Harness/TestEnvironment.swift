@@ -37,6 +37,12 @@ enum TestEnvironment {
       hint: "install Debian's nghttp2-client (scripts/test does) or set H2LOAD_BIN")
   }
 
+  static func prometheusBinary() throws -> String {
+    try Executable.locate(
+      variable: "PROMETHEUS_BIN", fallback: "/usr/bin/prometheus",
+      hint: "install Debian's prometheus package (scripts/lib.sh ensure_tools does) or set PROMETHEUS_BIN")
+  }
+
   /// `E2E_SHOW_LOGS=1` prints every process log after every test, not only after failures.
   static var alwaysShowLogs: Bool { ProcessInfo.processInfo.environment["E2E_SHOW_LOGS"] == "1" }
 }

@@ -1,0 +1,64 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — one provider's metrics: fetches as they finish, freshness read at scrape time.
+//===----------------------------------------------------------------------===//
+
+public import AugmenterCore
+import Foundation
+import Prometheus
+
+/// One provider's series: its refresher reports each fetch here, and the gauges that follow from
+/// its state and the time (usable, expiry, last success, consecutive failures) are read from
+/// `ProviderState` at every scrape, so they say what `/status` says at that moment.
+public final class ProviderMetrics: ProviderFetchObserver {
+  private let state: ProviderState
+  private let clock: any AugmenterClock
+  private let fetches: [ProviderFetchResult: Counter]
+  private let fetchDuration: DurationHistogram
+  private let lastSuccess: Gauge
+  private let headersExpiry: Gauge
+  private let usable: Gauge
+  private let consecutiveFailures: Gauge
+
+  /// Makes the series of the provider of `state` in `registry` and reads its gauges at each
+  /// scrape, on `clock`.
+  public init(state: ProviderState, clock: any AugmenterClock, registry: MetricsRegistry) {
+    let name = state.config.name
+    self.state = state
+    self.clock = clock
+    var fetches: [ProviderFetchResult: Counter] = [:]
+    for result in ProviderFetchResult.allCases {
+      fetches[result] = registry.counter(MetricCatalog.providerFetches, [name, result.rawValue])
+    }
+    self.fetches = fetches
+    self.fetchDuration = registry.durationHistogram(
+      MetricCatalog.providerFetchDuration, [name], buckets: MetricCatalog.providerFetchDurationBuckets)
+    self.lastSuccess = registry.gauge(MetricCatalog.providerLastSuccess, [name])
+    self.headersExpiry = registry.gauge(MetricCatalog.providerHeadersExpiry, [name])
+    self.usable = registry.gauge(MetricCatalog.providerUsable, [name])
+    self.consecutiveFailures = registry.gauge(MetricCatalog.providerConsecutiveFailures, [name])
+    self.update()
+    // Held by the registry from here on (it holds nothing back: no cycle).
+    registry.addCollector { self.update() }
+  }
+
+  public func fetchFinished(_ result: ProviderFetchResult, duration: Duration) {
+    self.fetches[result]?.increment()
+    self.fetchDuration.record(duration)
+  }
+
+  /// Sets the gauges from the provider's state now.
+  func update() {
+    let now = self.clock.now()
+    let status = self.state.status(at: now)
+    self.lastSuccess.set(to: status.lastSuccess?.timeIntervalSince1970 ?? 0)
+    self.usable.set(to: status.usable ? 1 : 0)
+    self.consecutiveFailures.set(to: Double(status.consecutiveFailures))
+    if let snapshot = self.state.snapshot {
+      let usableFor = snapshot.usableUntil - snapshot.fetchedAt
+      let (seconds, attoseconds) = usableFor.components
+      self.headersExpiry.set(to: snapshot.fetchedAtWall.timeIntervalSince1970 + Double(seconds) + Double(attoseconds) / 1e18)
+    } else {
+      self.headersExpiry.set(to: 0)
+    }
+  }
+}

@@ -1,0 +1,52 @@
+//===----------------------------------------------------------------------===//
+// Augmenter — the rate-limit rules' tables: keys held and keys evicted, read at scrape time.
+//===----------------------------------------------------------------------===//
+
+public import AugmenterCore
+import Prometheus
+import Synchronization
+
+/// The series of every `rate_limit` rule of a decider, brought up to date at each scrape from
+/// the limiters themselves (a check pays nothing for them).
+public final class RateLimitMetrics: Sendable {
+  private struct Rule: Sendable {
+    let limiter: RateLimiter
+    let keys: Gauge
+    let evicted: Counter
+  }
+
+  private let rules: [Rule]
+  private let clock: any AugmenterClock
+  /// The eviction count each counter last showed, so a scrape adds only what is new.
+  private let shown: Mutex<[Int]>
+
+  /// Makes the series of `decider`'s rate-limit rules in `registry`, read on `clock` at scrapes.
+  public init(decider: Decider, clock: any AugmenterClock, registry: MetricsRegistry) {
+    self.rules = decider.rateLimiters.map { entry in
+      let rule = decider.outcomeSources[entry.rule].rule
+      return Rule(
+        limiter: entry.limiter, keys: registry.gauge(MetricCatalog.rateLimitKeys, [rule]),
+        evicted: registry.counter(MetricCatalog.rateLimitKeysEvicted, [rule]))
+    }
+    self.clock = clock
+    self.shown = Mutex([Int](repeating: 0, count: self.rules.count))
+    // Held by the registry from here on (it holds nothing back: no cycle).
+    registry.addCollector { self.update() }
+  }
+
+  /// Sets the gauges and counters from the limiters now.
+  func update() {
+    let now = self.clock.now()
+    self.shown.withLock { shown in
+      for index in self.rules.indices {
+        let rule = self.rules[index]
+        rule.keys.set(to: Double(rule.limiter.activeKeys(at: now)))
+        let evictions = rule.limiter.evictions
+        if evictions > shown[index] {
+          rule.evicted.increment(by: Int64(evictions - shown[index]))
+          shown[index] = evictions
+        }
+      }
+    }
+  }
+}
