@@ -109,7 +109,7 @@ public final class AugmenterService: Service {
       logger: self.logger
     )
     let logger = self.logger
-    let fetcher = HTTPProviderFetcher(client: httpClient)
+    let fetcher = ProviderFetcherByKind(client: httpClient)
     let background = BackgroundWork(
       refreshers: registry.states.map { ProviderRefresher(state: $0, fetcher: fetcher, clock: clock, logger: logger) },
       tlsWatchers: [checkTLS, adminTLS].compactMap { $0 },
