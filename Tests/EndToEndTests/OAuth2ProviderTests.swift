@@ -131,7 +131,7 @@ extension EndToEnd {
           return provider?.lastError?.contains("invalid_client") == true && (provider?.consecutiveFailures ?? 0) > 0
             ? provider : nil
         }
-        #expect(failing.lastError?.hasPrefix("token endpoint error invalid_client") == true, "\(failing.lastError ?? "")")
+        #expect(failing.lastError?.contains("token endpoint error invalid_client: The client cannot authenticate") == true, "\(failing.lastError ?? "")")
         #expect(setup.augmenter.process.log().contains("invalid_client"))
 
         // Then the new secret lands in Augmenter's file: picked up at the next fetch.
