@@ -28,7 +28,6 @@ public struct OAuth2ClientCredentialsFetcher: ProviderFetcher {
 
   public func fetch(_ provider: ProviderConfig) async throws -> FetchedAnswer {
     let clientID = provider.clientID ?? ""
-    let secret = try Self.readSecret(provider.clientSecretFile ?? "")
     var parameters: [(name: String, value: String)] = [("grant_type", "client_credentials")]
     if let scope = provider.scope { parameters.append(("scope", scope)) }
     if let audience = provider.audience { parameters.append(("audience", audience)) }
@@ -41,12 +40,22 @@ public struct OAuth2ClientCredentialsFetcher: ProviderFetcher {
     request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
     switch provider.clientAuth {
     case .clientSecretBasic:
+      let secret = try Self.readSecret(provider.clientSecretFile ?? "")
       // RFC 6749 §2.3.1: both are form-encoded before they are joined and base64-encoded.
       let credentials = "\(FormURLEncoding.encode(clientID)):\(FormURLEncoding.encode(secret))"
       request.headers.add(name: "authorization", value: "Basic \(Data(credentials.utf8).base64EncodedString())")
     case .clientSecretPost:
+      let secret = try Self.readSecret(provider.clientSecretFile ?? "")
       parameters.append(("client_id", clientID))
       parameters.append(("client_secret", secret))
+    case .privateKeyJWT:
+      // RFC 7523 §3: the audience is the token endpoint; the assertion is made fresh each time.
+      let assertion = try JWTAssertionSigner.assertion(
+        clientID: clientID, audience: provider.tokenURL ?? "", keyFile: provider.privateKeyFile ?? "",
+        algorithm: provider.signingAlgorithm, keyID: provider.keyID)
+      parameters.append(("client_id", clientID))
+      parameters.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+      parameters.append(("client_assertion", assertion))
     }
     request.body = .bytes(ByteBuffer(string: FormURLEncoding.body(parameters)))
     if let tls = provider.tls {

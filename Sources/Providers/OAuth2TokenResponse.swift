@@ -2,7 +2,6 @@
 // Augmenter — reading a token endpoint's answer (RFC 6749 §5.1 success, §5.2 error).
 //===----------------------------------------------------------------------===//
 
-public import AugmenterCore
 import Foundation
 
 /// A token endpoint's answer, read strictly: what is missing or wrong is said plainly, and the

@@ -125,6 +125,47 @@ struct ProviderKindConfigTests {
     #expect(byKey["providers[3].url"] == nil)
   }
 
+  @Test("private_key_jwt: its keys read; a key file required, a secret file refused; its keys refused with other methods")
+  func privateKeyJWT() throws {
+    let key = try Self.readableFile()
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - name: idp
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(key)
+          signing_alg: ES256
+          key_id: k1
+      """, environment: [:])
+    #expect(config.providers[0].clientAuth == .privateKeyJWT)
+    #expect(config.providers[0].signingAlgorithm == .es256)
+    #expect(config.providers[0].keyID == "k1")
+    let found = problems(
+      """
+      providers:
+        - name: a
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          client_secret_file: \(key)
+        - name: b
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_secret_file: \(key)
+          private_key_file: \(key)
+      """)
+    #expect(
+      found.contains(
+        ConfigProblem(keyPath: "providers[0].private_key_file", message: "missing; client_auth private_key_jwt signs with this key")))
+    #expect(found.contains(ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not used with client_auth private_key_jwt")))
+    #expect(found.contains(ConfigProblem(keyPath: "providers[1].private_key_file", message: "applies only to client_auth private_key_jwt")))
+  }
+
   @Test("validate: an unreadable secret file is named as such")
   func unreadableSecret() throws {
     guard getuid() != 0 else { return }  // root reads anything

@@ -31,12 +31,13 @@ extension EndToEnd {
           "    kind: oauth2_client_credentials",
           "    token_url: \(server.tokenURL)",
           "    client_id: \(server.clientID)",
-          "    client_secret_file: \(secretFile.path)",
           "    client_auth: \(clientAuth)",
           "    ttl: 5m",
           "    timeout: 1s",
           "    expiry_skew: \(Int(skew))s",
         ]
+        // private_key_jwt signs with its key; a secret file beside it is a configuration error.
+        if clientAuth != "private_key_jwt" { lines.append("    client_secret_file: \(secretFile.path)") }
         lines += extra.map { "    \($0)" }
         return lines.joined(separator: "\n") + "\n"
       }
@@ -51,9 +52,11 @@ extension EndToEnd {
       let envoy: EnvoyProcess
 
       static func start(
-        scope: TestScope, expiresIn: Int, clientAuth: String = "client_secret_basic", extra: [String] = []
+        scope: TestScope, expiresIn: Int, clientAuth: String = "client_secret_basic", extra: [String] = [],
+        publicKey: (path: String, type: String)? = nil
       ) async throws -> Setup {
-        let server = try await OAuth2Server.start(scope: scope, clientID: "augmenter", secret: "s3cret-A", expiresIn: expiresIn)
+        let server = try await OAuth2Server.start(
+          scope: scope, clientID: "augmenter", secret: "s3cret-A", expiresIn: expiresIn, publicKey: publicKey)
         let secretFile = scope.file("client-secret")
         try Data("s3cret-A\n".utf8).write(to: secretFile)
         let upstream = try await EchoUpstream.start(scope: scope)
@@ -131,7 +134,9 @@ extension EndToEnd {
           return provider?.lastError?.contains("invalid_client") == true && (provider?.consecutiveFailures ?? 0) > 0
             ? provider : nil
         }
-        #expect(failing.lastError?.contains("token endpoint error invalid_client: The client cannot authenticate") == true, "\(failing.lastError ?? "")")
+        #expect(
+          failing.lastError?.contains("token endpoint error invalid_client: The client cannot authenticate") == true,
+          "\(failing.lastError ?? "")")
         #expect(setup.augmenter.process.log().contains("invalid_client"))
 
         // Then the new secret lands in Augmenter's file: picked up at the next fetch.
@@ -165,6 +170,51 @@ extension EndToEnd {
           #expect(!log.contains(secret), "the log holds a secret or token")
           #expect(!status.contains(secret), "/status holds a secret or token")
         }
+      }
+    }
+
+    @Test(
+      "private_key_jwt: assertions signed with OpenSSL are verified by Authlib; a key the server does not know is invalid_client",
+      arguments: [
+        ("ES256", "EC", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        ("RS256", "RSA", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+      ])
+    func privateKeyJWT(algorithm: String, keyType: String, generate: [String]) async throws {
+      try await withTestScope("oauth2-private-key-jwt-\(algorithm)") { scope in
+        func keyPair(_ name: String) async throws -> (key: String, pub: String) {
+          let key = scope.file("\(name).key").path
+          let pub = scope.file("\(name).pub").path
+          let made = try await Command.run("/usr/bin/openssl", ["genpkey"] + generate + ["-out", key])
+          #expect(made.succeeded, "\(made)")
+          let exported = try await Command.run("/usr/bin/openssl", ["pkey", "-in", key, "-pubout", "-out", pub])
+          #expect(exported.succeeded, "\(exported)")
+          return (key, pub)
+        }
+        let registered = try await keyPair("registered")
+        let other = try await keyPair("other")
+        let keyFile = scope.file("client.key")
+        try FileManager.default.copyItem(atPath: registered.key, toPath: keyFile.path)
+        let setup = try await Setup.start(
+          scope: scope, expiresIn: 4, clientAuth: "private_key_jwt",
+          extra: ["private_key_file: \(keyFile.path)", "signing_alg: \(algorithm)", "key_id: k1"],
+          publicKey: (registered.pub, keyType))
+        let (response, received) = try await setup.send()
+        #expect(response.status == 200)
+        #expect(received?.values("authorization").first.flatMap(TestJWT.expiry) != nil)
+        let stats = try await setup.server.stats()
+        #expect(!stats.requests.isEmpty && stats.requests.allSatisfy { $0.authMethod == "private_key_jwt" && $0.status == 200 })
+        #expect(
+          stats.requests.allSatisfy { $0.parameters["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" })
+
+        // The key file is re-read on every fetch: a key the server does not know is refused.
+        try FileManager.default.removeItem(at: keyFile)
+        try FileManager.default.copyItem(atPath: other.key, toPath: keyFile.path)
+        let failing = try await eventually("/status to report invalid_client", timeout: .seconds(10)) {
+          try await setup.augmenter.status().providers.first.flatMap { $0.lastError?.contains("invalid_client") == true ? $0 : nil }
+        }
+        #expect(failing.consecutiveFailures ?? 0 > 0)
+        let log = setup.augmenter.process.log()
+        #expect(!log.contains("PRIVATE KEY"))
       }
     }
 

@@ -231,10 +231,25 @@ struct ConfigValidator {
     check(
       "\(path).client_id", !(provider.clientID ?? "").trimmingSpaces().isEmpty,
       provider.clientID == nil ? "missing; the client identifier is required" : "must not be empty")
-    if let secretFile = provider.clientSecretFile {
-      validateFile(secretFile, "\(path).client_secret_file", expecting: "a file")
+    if provider.clientAuth == .privateKeyJWT {
+      if let keyFile = provider.privateKeyFile {
+        validateFile(keyFile, "\(path).private_key_file")
+      } else {
+        check("\(path).private_key_file", false, "missing; client_auth private_key_jwt signs with this key")
+      }
+      check("\(path).client_secret_file", provider.clientSecretFile == nil, "not used with client_auth private_key_jwt")
     } else {
-      check("\(path).client_secret_file", false, "missing; the file holding the client secret is required")
+      if let secretFile = provider.clientSecretFile {
+        validateFile(secretFile, "\(path).client_secret_file", expecting: "a file")
+      } else {
+        check("\(path).client_secret_file", false, "missing; the file holding the client secret is required")
+      }
+      for (key, isSet) in [
+        ("private_key_file", provider.privateKeyFile != nil), ("signing_alg", provider.signingAlgorithm != .rs256),
+        ("key_id", provider.keyID != nil),
+      ] where isSet {
+        check("\(path).\(key)", false, "applies only to client_auth private_key_jwt")
+      }
     }
     if let problem = HeaderRules.nameProblem(provider.header) {
       check("\(path).header", false, problem)
@@ -254,6 +269,8 @@ struct ConfigValidator {
       ("client_secret_file", provider.clientSecretFile != nil), ("client_auth", provider.clientAuth != defaults.clientAuth),
       ("scope", provider.scope != nil), ("audience", provider.audience != nil), ("resource", provider.resource != nil),
       ("header", provider.header != defaults.header), ("format", provider.format != defaults.format),
+      ("private_key_file", provider.privateKeyFile != nil), ("signing_alg", provider.signingAlgorithm != defaults.signingAlgorithm),
+      ("key_id", provider.keyID != nil),
     ]
     for (key, isSet) in oauth where isSet { set.append((key, .oauth2ClientCredentials)) }
     for (key, kind) in set where kind != provider.kind {

@@ -71,7 +71,17 @@ extension ProviderConfig {
       "kind oauth2_client_credentials: the file holding the client secret, re-read on every fetch. Required."),
     .choice(
       "client_auth", \.clientAuth, example: .clientSecretPost,
-      "kind oauth2_client_credentials: how the client authenticates: HTTP Basic, or id and secret in the form."),
+      "kind oauth2_client_credentials: how the client authenticates: HTTP Basic, id and secret in the form, or a JWT signed with its private key."
+    ),
+    .optionalText(
+      "private_key_file", \.privateKeyFile, type: "path", example: "/var/run/secrets/oauth/client.key",
+      "kind oauth2_client_credentials, client_auth private_key_jwt: the PEM private key (RSA or EC P-256), re-read on every fetch."),
+    .choice(
+      "signing_alg", \.signingAlgorithm, example: .es256,
+      "kind oauth2_client_credentials, client_auth private_key_jwt: RS256 (an RSA key) or ES256 (an EC P-256 key)."),
+    .optionalText(
+      "key_id", \.keyID, example: "augmenter-2026",
+      "kind oauth2_client_credentials, client_auth private_key_jwt: the kid header of the assertion."),
     .optionalText(
       "scope", \.scope, example: "read write", "kind oauth2_client_credentials: the scope requested, space-separated."),
     .optionalText(

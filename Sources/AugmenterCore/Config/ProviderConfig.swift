@@ -50,6 +50,13 @@ public struct ProviderConfig: Sendable, Hashable {
   public var clientSecretFile: String?
   /// `oauth2_client_credentials`: how the client authenticates (key `client_auth`).
   public var clientAuth: OAuth2ClientAuthMethod
+  /// `private_key_jwt`: the PEM private key the assertion is signed with, re-read on every
+  /// fetch (key `private_key_file`).
+  public var privateKeyFile: String?
+  /// `private_key_jwt`: the signature algorithm (key `signing_alg`, default RS256).
+  public var signingAlgorithm: JWTSigningAlgorithm
+  /// `private_key_jwt`: the `kid` header, when the server needs it to pick the key (key `key_id`).
+  public var keyID: String?
   /// `oauth2_client_credentials`: the `scope` parameter, space-separated (key `scope`).
   public var scope: String?
   /// `oauth2_client_credentials`: the `audience` parameter (key `audience`).
@@ -94,6 +101,9 @@ public struct ProviderConfig: Sendable, Hashable {
     clientID: String? = nil,
     clientSecretFile: String? = nil,
     clientAuth: OAuth2ClientAuthMethod = .clientSecretBasic,
+    privateKeyFile: String? = nil,
+    signingAlgorithm: JWTSigningAlgorithm = .rs256,
+    keyID: String? = nil,
     scope: String? = nil,
     audience: String? = nil,
     resource: String? = nil,
@@ -120,6 +130,9 @@ public struct ProviderConfig: Sendable, Hashable {
     self.clientID = clientID
     self.clientSecretFile = clientSecretFile
     self.clientAuth = clientAuth
+    self.privateKeyFile = privateKeyFile
+    self.signingAlgorithm = signingAlgorithm
+    self.keyID = keyID
     self.scope = scope
     self.audience = audience
     self.resource = resource

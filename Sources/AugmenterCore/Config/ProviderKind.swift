@@ -20,4 +20,17 @@ public enum OAuth2ClientAuthMethod: String, Sendable, Hashable, CaseIterable {
   case clientSecretBasic = "client_secret_basic"
   /// `client_id` and `client_secret` in the form body.
   case clientSecretPost = "client_secret_post"
+  /// A JWT signed with the client's private key (RFC 7523 §2.2; OpenID Connect Core §9).
+  case privateKeyJWT = "private_key_jwt"
+}
+
+/// How a `private_key_jwt` assertion is signed (RFC 7518 §3.1; written in any case).
+public enum JWTSigningAlgorithm: String, Sendable, Hashable, CaseIterable {
+  /// RSASSA-PKCS1-v1_5 with SHA-256, an RSA key of 2048 bits or more.
+  case rs256
+  /// ECDSA on P-256 with SHA-256.
+  case es256
+
+  /// The `alg` header value.
+  public var jwsName: String { rawValue.uppercased() }
 }

@@ -50,8 +50,11 @@ final class OAuth2Server: Sendable {
       hint: "run scripts/test (scripts/lib.sh ensure_tools installs authlib and flask into .venv)")
   }
 
-  /// Starts the server; tokens live `expiresIn` seconds.
-  static func start(scope: TestScope, clientID: String, secret: String, expiresIn: Int) async throws -> OAuth2Server {
+  /// Starts the server; tokens live `expiresIn` seconds. With `publicKey` (a PEM file and its
+  /// type, RSA or EC) the client may also authenticate with private_key_jwt.
+  static func start(
+    scope: TestScope, clientID: String, secret: String, expiresIn: Int, publicKey: (path: String, type: String)? = nil
+  ) async throws -> OAuth2Server {
     let secretFile = scope.file("oauth2-server-secret")
     try Data(secret.utf8).write(to: secretFile)
     return try await PortInUse.retrying("oauth2-server") { name in
@@ -61,7 +64,7 @@ final class OAuth2Server: Sendable {
         arguments: [
           Repository.url("scripts/oauth2-server.py").path, "--port", String(port), "--client-id", clientID,
           "--secret-file", secretFile.path, "--expires-in", String(expiresIn),
-        ],
+        ] + (publicKey.map { ["--public-key", $0.path, "--public-key-type", $0.type] } ?? []),
         scope: scope)
       let server = OAuth2Server(port: port, clientID: clientID, process: process, secretFile: secretFile)
       try await eventually("the OAuth 2.0 server to answer on 127.0.0.1:\(port)", timeout: .seconds(30)) {
