@@ -75,7 +75,9 @@ CLIENT = Client()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    # private_key_jwt only when its verifier is registered: Authlib tries every listed method.
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] + (
+        ["private_key_jwt"] if args.public_key else [])
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
