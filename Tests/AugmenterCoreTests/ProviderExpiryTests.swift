@@ -3,6 +3,7 @@
 
 import AugmenterCore
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -237,5 +238,52 @@ struct ProviderRefresherExpiryTests {
     let token = String(String(decoding: answer.body, as: UTF8.self).split(separator: "\"")[3].dropFirst(7))
     #expect(!json.contains(token))
     #expect(!json.contains(String(token.split(separator: ".")[1])))
+  }
+}
+
+/// A scripted fetcher whose source fingerprint the test changes (a file provider's stat).
+final class WatchedFetcher: ProviderFetcher, Sendable {
+  let inner: ScriptedFetcher
+  private let signature = Mutex("v1")
+
+  init(_ steps: [FetchStep]) { inner = ScriptedFetcher(steps) }
+
+  func change(to value: String) { signature.withLock { $0 = value } }
+  func fetch(_ provider: ProviderConfig) async throws -> FetchedAnswer { try await inner.fetch(provider) }
+  func sourceSignature(_ provider: ProviderConfig) -> String? { signature.withLock { $0 } }
+}
+
+@Suite("Provider refresher and source changes", .timeLimit(.minutes(1)))
+struct ProviderRefresherWatchTests {
+  @Test("a changed source fingerprint refreshes at the next watch_interval tick, long before the ttl")
+  func refreshesOnChange() async throws {
+    let clock = ManualClock()
+    let fetcher = WatchedFetcher([.answer(okAnswer)])
+    let state = ProviderState(
+      config: ProviderConfig(
+        name: "files", kind: .file, url: "", ttl: .seconds(600), timeout: .seconds(7), watchInterval: .seconds(1)))
+    let (logger, _) = CapturingLogHandler.logger()
+    let refresher = ProviderRefresher(state: state, fetcher: fetcher, clock: clock, logger: logger, random: { 0.5 })
+    let run = Task { await refresher.run() }
+    defer { run.cancel() }
+    let start = clock.now()
+
+    await fetcher.inner.waitForCalls(1)
+    // Unchanged: it only ticks every second, without fetching.
+    for tick in 1...3 {
+      // The fetch timeout (start + 7s) is a sleeper too; it is not a tick.
+      let now = clock.now()  // read outside the predicate, which runs under the clock's lock
+      let deadline = await clock.waitForSleeper { $0 > now && $0 != start + .seconds(7) }
+      #expect(deadline == start + .seconds(Int64(tick)))
+      clock.advance(to: deadline)
+    }
+    // The refresher checked at 3 s and sleeps until the 4 s tick: nothing was fetched.
+    let fourth = await clock.waitForSleeper { $0 == start + .seconds(4) }
+    #expect(fetcher.inner.calls == 1)
+    // Changed: the next tick fetches.
+    fetcher.change(to: "v2")
+    clock.advance(to: fourth)
+    await fetcher.inner.waitForCalls(2)
+    #expect(fetcher.inner.calls == 2)
   }
 }
