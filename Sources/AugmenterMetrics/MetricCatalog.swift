@@ -41,13 +41,14 @@ public enum MetricCatalog {
   /// When the provider's current headers stop being usable.
   public static let providerHeadersExpiry = MetricDeclaration(
     "augmenter_provider_headers_expiry_timestamp_seconds", .gauge,
-    help: "Unix time at which the provider's current headers stop being usable: fetch + ttl + max_stale (0: none).",
+    help:
+      "Unix time at which the provider's current headers stop being usable: fetch + ttl + max_stale, or their own expiry minus expiry_skew if sooner (0: none).",
     labels: ["provider"])
 
   /// Whether the provider's headers are usable now.
   public static let providerUsable = MetricDeclaration(
     "augmenter_provider_usable", .gauge,
-    help: "1 if the provider's headers may be served now (within ttl + max_stale), else 0.",
+    help: "1 if the provider's headers may be served now (within ttl + max_stale and before their expiry minus expiry_skew), else 0.",
     labels: ["provider"])
 
   /// Failed or rejected fetches since the provider's last success.

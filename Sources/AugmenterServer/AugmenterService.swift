@@ -124,7 +124,7 @@ public final class AugmenterService: Service {
       connectionMetrics: ConnectionMetrics(registry: metrics)
     )
     let logger = self.logger
-    let fetcher = HTTPProviderFetcher(client: httpClient)
+    let fetcher = ProviderFetcherByKind(client: httpClient)
     let background = BackgroundWork(
       refreshers: registry.states.map {
         ProviderRefresher(

@@ -12,12 +12,8 @@ import NIOHTTP1
 /// following redirects only as `follow_redirects` allows (`ProviderRedirect`).
 public struct HTTPProviderFetcher: ProviderFetcher {
   /// A fetch that failed before there was an answer to validate.
-  public struct FetchError: ProviderFetchFailureClassifying, CustomStringConvertible {
-    /// What went wrong, without any header value.
-    public var description: String
-    /// How the failure is counted in the metrics.
-    public var fetchResult: ProviderFetchResult = .connectError
-  }
+  /// A fetch that failed before there was an answer (the provider kinds share one error type).
+  public typealias FetchError = ProviderFetchError
 
   private let client: HTTPClient
   private let userAgent: String
@@ -88,7 +84,14 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     }
     do {
       let body = try await response.body.collect(upTo: provider.maxAnswerBytes)
-      let answer = FetchedAnswer(status: Int(response.status.code), body: Array(body.readableBytesView))
+      let cacheControl = response.headers["cache-control"]
+      let cacheLifetime = HTTPCacheLifetime.lifetime(
+        cacheControl: cacheControl.isEmpty ? nil : cacheControl.joined(separator: ","),
+        expires: response.headers.first(name: "expires"),
+        date: response.headers.first(name: "date"),
+        now: Date())
+      let answer = FetchedAnswer(
+        status: Int(response.status.code), body: Array(body.readableBytesView), cacheLifetime: cacheLifetime)
       return (answer, response.headers.first(name: "location"))
     } catch is NIOTooManyBytesError {
       throw FetchError(description: "answer larger than max_answer_bytes (\(provider.maxAnswerBytes))")

@@ -91,6 +91,14 @@ struct ConfigKeyWalkTests {
       return key == "requests_per_second" ? [] : [scalar("requests_per_second", "5")]
     case let path where path.hasSuffix("headers.\(DeclaredKey.entryName)"):
       return key == "action" ? [scalar("value", "v")] : []
+    case "providers[0]":
+      // Keys of another provider kind are refused on the default kind: walk them on their own.
+      if ["files", "watch_interval"].contains(key) { return [scalar("kind", "file")] }
+      if ["private_key_file", "signing_alg", "key_id"].contains(key) {
+        return [scalar("kind", "oauth2_client_credentials"), scalar("client_auth", "private_key_jwt")]
+      }
+      let oauth2 = ["token_url", "client_id", "client_secret_file", "client_auth", "scope", "audience", "resource", "header", "format"]
+      return oauth2.contains(key) ? [scalar("kind", "oauth2_client_credentials")] : []
     default:
       return []
     }

@@ -23,12 +23,14 @@ struct RefresherHarness {
     maxStale: Duration = .zero,
     random: Double = 0.5,
     backoff: BackoffPolicy = BackoffPolicy(initial: .milliseconds(250), multiplier: 2, maximum: .seconds(30), jitter: .none),
+    expirySkew: Duration = ProviderConfig.defaultExpirySkew,
     observer: (any ProviderFetchObserver)? = nil
   ) {
     fetcher = ScriptedFetcher(steps)
     state = ProviderState(
       config: ProviderConfig(
-        name: "sidecar", url: "http://user:pw@127.0.0.1:8081/headers?k=secret", ttl: ttl, timeout: timeout, maxStale: maxStale))
+        name: "sidecar", url: "http://user:pw@127.0.0.1:8081/headers?k=secret", ttl: ttl, timeout: timeout, maxStale: maxStale,
+        expirySkew: expirySkew))
     let (logger, store) = CapturingLogHandler.logger()
     logs = store
     refresher = ProviderRefresher(
@@ -302,7 +304,7 @@ struct ProviderRefresherTests {
     #expect(
       Set(object.keys) == [
         "name", "url", "required", "last_success", "age_seconds", "fresh", "usable", "consecutive_failures", "last_error",
-        "last_rejection", "last_failure", "header_count", "digest",
+        "last_rejection", "last_failure", "header_count", "digest", "expires_at", "usable_seconds",
       ])
     #expect(object["consecutive_failures"] as? Int == 0)
     #expect(object["last_error"] is NSNull)

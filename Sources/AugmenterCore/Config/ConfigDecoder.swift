@@ -73,10 +73,39 @@ struct ConfigDecoder {
       return provider
     }
     let entries = read(node, path, ProviderConfig.fields, into: &provider)
-    for key in ["name", "url"] where !entries.contains(where: { $0.key == key }) {
+    // The keys other kinds require are checked by the validator, on the typed configuration.
+    let required = provider.kind == .http ? ["name", "url"] : ["name"]
+    for key in required where !entries.contains(where: { $0.key == key }) {
       fail("\(path).\(key)", "missing; every provider needs a name and a url")
     }
     return provider
+  }
+
+  /// A file provider's `files`: `header: path` or `header: {path, format}`.
+  mutating func providerFiles(_ node: ConfigNode, _ path: String) -> [ProviderFile] {
+    guard case .mapping(let entries) = node else {
+      if case .null = node { return [] }
+      fail(path, "expected a mapping of header names to files, got \(node.kind)")
+      return []
+    }
+    var files: [ProviderFile] = []
+    for entry in entries {
+      let keyPath = joinKeyPath(path, entry.key)
+      if case .scalar(let file) = entry.value {
+        files.append(ProviderFile(name: entry.key, path: file))
+        continue
+      }
+      var file = ProviderFile(name: entry.key, path: "")
+      guard case .mapping = entry.value else {
+        fail(keyPath, "expected a path, or a mapping with path and format; got \(entry.value.kind)")
+        continue
+      }
+      // A missing path stays empty; the validator reports it.
+      read(entry.value, keyPath, ProviderFile.fields, into: &file)
+      file.name = entry.key
+      files.append(file)
+    }
+    return files
   }
 
   /// A listener's `tls` mapping; `nil` for `null` (plaintext) or a mapping that cannot be read.

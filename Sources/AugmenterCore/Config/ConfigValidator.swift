@@ -142,7 +142,7 @@ struct ConfigValidator {
   }
 
   /// A file the service reads at startup (and again when it changes) must be readable now.
-  private mutating func validateFile(_ filePath: String, _ keyPath: String) {
+  private mutating func validateFile(_ filePath: String, _ keyPath: String, expecting what: String = "a PEM file") {
     if filePath.trimmingSpaces().isEmpty {
       check(keyPath, false, "must not be empty")
       return
@@ -151,7 +151,7 @@ struct ConfigValidator {
     if !FileManager.default.fileExists(atPath: filePath, isDirectory: &isDirectory) {
       check(keyPath, false, "no such file: \(filePath)")
     } else if isDirectory.boolValue {
-      check(keyPath, false, "is a directory, expected a PEM file: \(filePath)")
+      check(keyPath, false, "is a directory, expected \(what): \(filePath)")
     } else if !FileManager.default.isReadableFile(atPath: filePath) {
       check(keyPath, false, "not readable by this process: \(filePath)")
     }
@@ -170,9 +170,17 @@ struct ConfigValidator {
         && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D },
       "expected 1 to 64 characters from a-z, 0-9, _ and -, got \"\(name)\"")
 
-    if let problem = Self.urlProblem(provider.url) {
-      check("\(path).url", false, problem)
+    switch provider.kind {
+    case .http:
+      if let problem = Self.urlProblem(provider.url) {
+        check("\(path).url", false, problem)
+      }
+    case .file:
+      validateFileKind(provider, path)
+    case .oauth2ClientCredentials:
+      validateOAuth2(provider, path)
     }
+    validateKeysOfOtherKinds(provider, path)
     if let authority = provider.authority, let problem = Self.authorityProblem(authority) {
       check("\(path).authority", false, problem)
     }
@@ -185,13 +193,89 @@ struct ConfigValidator {
         "must be shorter than ttl (\(DurationText.format(provider.ttl))), got \(DurationText.format(provider.timeout))")
     }
     check("\(path).max_stale", provider.maxStale >= .zero, "must not be negative")
+    check("\(path).expiry_skew", provider.expirySkew >= .zero, "must not be negative")
     if let tokenFile = provider.tokenFile {
       check("\(path).token_file", !tokenFile.trimmingSpaces().isEmpty, "must not be empty (leave the key out for no token)")
     }
-    if let tls = provider.tls { validate(tls, "\(path).tls", url: provider.url) }
+    if let tls = provider.tls { validate(tls, "\(path).tls", url: provider.sourceURL) }
     check(
       "\(path).max_answer_bytes", Self.answerBytesRange.contains(provider.maxAnswerBytes),
       "must be from \(Self.answerBytesRange.lowerBound) to \(Self.answerBytesRange.upperBound), got \(provider.maxAnswerBytes)")
+  }
+
+  /// A `file` provider: at least one header, each a valid name with a readable file and a format
+  /// that places the content.
+  private mutating func validateFileKind(_ provider: ProviderConfig, _ path: String) {
+    check("\(path).files", !provider.files.isEmpty, "missing; a file provider needs at least one header and its file")
+    for file in provider.files {
+      let filePath = joinKeyPath("\(path).files", file.name)
+      if let problem = HeaderRules.nameProblem(file.name) {
+        check(filePath, false, problem)
+      }
+      if file.path.trimmingSpaces().isEmpty {
+        check("\(filePath).path", false, "missing; each file header needs the path of its file")
+      } else {
+        validateFile(file.path, "\(filePath).path", expecting: "a file")
+      }
+      check("\(filePath).format", file.format.contains("{}"), "must contain {} where the file's content goes")
+    }
+    check("\(path).watch_interval", provider.watchInterval > .zero, "must be longer than 0s")
+  }
+
+  /// An `oauth2_client_credentials` provider: its endpoint, client and secret file, and the
+  /// header the token goes into.
+  private mutating func validateOAuth2(_ provider: ProviderConfig, _ path: String) {
+    if let problem = Self.urlProblem(provider.tokenURL ?? "") {
+      check("\(path).token_url", false, provider.tokenURL == nil ? "missing; the token endpoint is required" : problem)
+    }
+    check(
+      "\(path).client_id", !(provider.clientID ?? "").trimmingSpaces().isEmpty,
+      provider.clientID == nil ? "missing; the client identifier is required" : "must not be empty")
+    if provider.clientAuth == .privateKeyJWT {
+      if let keyFile = provider.privateKeyFile {
+        validateFile(keyFile, "\(path).private_key_file")
+      } else {
+        check("\(path).private_key_file", false, "missing; client_auth private_key_jwt signs with this key")
+      }
+      check("\(path).client_secret_file", provider.clientSecretFile == nil, "not used with client_auth private_key_jwt")
+    } else {
+      if let secretFile = provider.clientSecretFile {
+        validateFile(secretFile, "\(path).client_secret_file", expecting: "a file")
+      } else {
+        check("\(path).client_secret_file", false, "missing; the file holding the client secret is required")
+      }
+      for (key, isSet) in [
+        ("private_key_file", provider.privateKeyFile != nil), ("signing_alg", provider.signingAlgorithm != .rs256),
+        ("key_id", provider.keyID != nil),
+      ] where isSet {
+        check("\(path).\(key)", false, "applies only to client_auth private_key_jwt")
+      }
+    }
+    if let problem = HeaderRules.nameProblem(provider.header) {
+      check("\(path).header", false, problem)
+    }
+    check("\(path).format", provider.format.contains("{}"), "must contain {} where the access token goes")
+  }
+
+  /// Keys that belong to another kind are mistakes (a `url` on a file provider is never fetched).
+  private mutating func validateKeysOfOtherKinds(_ provider: ProviderConfig, _ path: String) {
+    let defaults = ProviderConfig(name: provider.name, url: "")
+    var set: [(key: String, kind: ProviderKind)] = []
+    if !provider.url.isEmpty { set.append(("url", .http)) }
+    if !provider.files.isEmpty { set.append(("files", .file)) }
+    if provider.watchInterval != defaults.watchInterval { set.append(("watch_interval", .file)) }
+    let oauth: [(String, Bool)] = [
+      ("token_url", provider.tokenURL != nil), ("client_id", provider.clientID != nil),
+      ("client_secret_file", provider.clientSecretFile != nil), ("client_auth", provider.clientAuth != defaults.clientAuth),
+      ("scope", provider.scope != nil), ("audience", provider.audience != nil), ("resource", provider.resource != nil),
+      ("header", provider.header != defaults.header), ("format", provider.format != defaults.format),
+      ("private_key_file", provider.privateKeyFile != nil), ("signing_alg", provider.signingAlgorithm != defaults.signingAlgorithm),
+      ("key_id", provider.keyID != nil),
+    ]
+    for (key, isSet) in oauth where isSet { set.append((key, .oauth2ClientCredentials)) }
+    for (key, kind) in set where kind != provider.kind {
+      check("\(path).\(key)", false, "applies only to kind \(kind.rawValue); this provider's kind is \(provider.kind.rawValue)")
+    }
   }
 
   /// What is wrong with a provider URL, if anything. The URL itself is not quoted: it may carry

@@ -10,17 +10,26 @@ extension ProviderConfig {
     .text(
       "name", \.name, example: "tokens",
       "Unique name, `[a-z0-9_-]+`, used in logs, /status and `{provider:NAME:HEADER}`; required."),
+    .choice(
+      "kind", \.kind, example: .oauth2ClientCredentials,
+      "Where the headers come from: an http endpoint answering a JSON map, files, or an OAuth 2.0 token endpoint (client credentials)."),
     .text(
       "url", \.url, type: "http:// or https:// URL", example: "http://127.0.0.1:8081/headers",
-      "The endpoint fetched with GET; it answers a JSON object of header names to string values. Required."),
+      "kind http: the endpoint fetched with GET; it answers a JSON object of header names to string values. Required."),
     .optionalText(
       "authority", \.authority, example: "sidecar",
       "The Host / :authority presented to the provider, when it differs from the URL's."),
-    .duration("ttl", \.ttl, example: "5m", "How long fetched headers stay fresh; refreshes start before it runs out."),
+    .duration(
+      "ttl", \.ttl, example: "5m",
+      "How long fetched headers stay fresh at most; a shorter expires_in, JWT exp or Cache-Control max-age wins. Refreshes start at about 80 % of it."
+    ),
     .duration("timeout", \.timeout, example: "1s", "How long one fetch may take; less than ttl."),
     .duration(
       "max_stale", \.maxStale, example: "30s",
-      "How long past ttl the last good headers may still be served while refreshes fail."),
+      "How long past ttl the last good headers may still be served while refreshes fail; never past a value's own expiry."),
+    .duration(
+      "expiry_skew", \.expirySkew, example: "10s",
+      "How long before a value's own expiry (expires_in, JWT exp) it stops being served."),
     .optionalText(
       "token_file", \.tokenFile, type: "path", example: "/var/run/secrets/tokens/provider",
       "A file holding a bearer token sent to the provider, re-read on every fetch."),
@@ -42,6 +51,51 @@ extension ProviderConfig {
       "follow_redirects", \.followRedirects, example: .sameOrigin,
       "Whether a 3xx answer is followed: never, or within the provider's own origin. Another origin is never followed."
     ),
+    ConfigField(
+      "files", type: "header name → path, or → {path, format}", example: "{authorization: {path: /var/run/token, format: Bearer {}}}",
+      shape: .namedEntries, environment: false, children: ProviderFile.fields.docs,
+      "kind file: each header and the file its value is read from, re-read when the file changes and at least every ttl. Required."
+    ) { decoder, node, path, provider in
+      provider.files = decoder.providerFiles(node, path)
+    },
+    .duration(
+      "watch_interval", \.watchInterval, example: "5s",
+      "kind file: how often the files are checked for a change (a new inode, size or modification time)."),
+    .optionalText(
+      "token_url", \.tokenURL, type: "http:// or https:// URL", example: "https://idp.example.com/oauth2/token",
+      "kind oauth2_client_credentials: the token endpoint, POSTed a client credentials grant. Required."),
+    .optionalText(
+      "client_id", \.clientID, example: "augmenter", "kind oauth2_client_credentials: the client identifier. Required."),
+    .optionalText(
+      "client_secret_file", \.clientSecretFile, type: "path", example: "/var/run/secrets/oauth/client-secret",
+      "kind oauth2_client_credentials: the file holding the client secret, re-read on every fetch. Required."),
+    .choice(
+      "client_auth", \.clientAuth, example: .clientSecretPost,
+      "kind oauth2_client_credentials: how the client authenticates: HTTP Basic, id and secret in the form, or a JWT signed with its private key."
+    ),
+    .optionalText(
+      "private_key_file", \.privateKeyFile, type: "path", example: "/var/run/secrets/oauth/client.key",
+      "kind oauth2_client_credentials, client_auth private_key_jwt: the PEM private key (RSA or EC P-256), re-read on every fetch."),
+    .choice(
+      "signing_alg", \.signingAlgorithm, example: .es256,
+      "kind oauth2_client_credentials, client_auth private_key_jwt: RS256 (an RSA key) or ES256 (an EC P-256 key)."),
+    .optionalText(
+      "key_id", \.keyID, example: "augmenter-2026",
+      "kind oauth2_client_credentials, client_auth private_key_jwt: the kid header of the assertion."),
+    .optionalText(
+      "scope", \.scope, example: "read write", "kind oauth2_client_credentials: the scope requested, space-separated."),
+    .optionalText(
+      "audience", \.audience, example: "https://api.example.com",
+      "kind oauth2_client_credentials: the audience parameter (Auth0, Okta and others)."),
+    .optionalText(
+      "resource", \.resource, example: "https://api.example.com/",
+      "kind oauth2_client_credentials: the resource parameter (RFC 8707)."),
+    .text(
+      "header", \.header, example: "x-upstream-token",
+      "kind oauth2_client_credentials: the header the access token is put in."),
+    .text(
+      "format", \.format, example: "Token {}",
+      "kind oauth2_client_credentials: the header's value, `{}` standing for the access token."),
   ])
 }
 

@@ -1,9 +1,12 @@
 // One provider entry of the configuration.
 
-/// A header provider: an HTTP endpoint answering a JSON object of header names to string values.
+/// A header provider: by default an HTTP endpoint answering a JSON object of header names to
+/// string values; `kind` selects files or an OAuth 2.0 token endpoint instead.
 public struct ProviderConfig: Sendable, Hashable {
   /// Unique name, `[a-z0-9_-]+`; used in logs, metrics and `/status`.
   public var name: String
+  /// Where the headers come from (default `http`).
+  public var kind: ProviderKind
   /// The `http://` or `https://` URL fetched with GET.
   public var url: String
   /// The `Host` / `:authority` presented to the provider, when it differs from the URL's.
@@ -28,6 +31,42 @@ public struct ProviderConfig: Sendable, Hashable {
   /// Whether a 3xx answer is followed (key `follow_redirects`, default `never`). A redirect to
   /// another origin is never followed: that origin's headers would be injected.
   public var followRedirects: RedirectPolicy
+  /// How long before a value's own expiry (a token endpoint's `expires_in`, a JWT's `exp`) it
+  /// stops being served (key `expiry_skew`, default 30s): covers clocks that differ and the time
+  /// a request takes to reach the upstream.
+  public var expirySkew: Duration
+
+  /// `file`: the headers and the files their values are read from (key `files`).
+  public var files: [ProviderFile]
+  /// `file`: how often the files are checked for a change (key `watch_interval`, default 1s).
+  public var watchInterval: Duration
+
+  /// `oauth2_client_credentials`: the token endpoint (key `token_url`).
+  public var tokenURL: String?
+  /// `oauth2_client_credentials`: the client identifier (key `client_id`).
+  public var clientID: String?
+  /// `oauth2_client_credentials`: the file holding the client secret, re-read on every fetch so
+  /// a rotated secret is picked up (key `client_secret_file`).
+  public var clientSecretFile: String?
+  /// `oauth2_client_credentials`: how the client authenticates (key `client_auth`).
+  public var clientAuth: OAuth2ClientAuthMethod
+  /// `private_key_jwt`: the PEM private key the assertion is signed with, re-read on every
+  /// fetch (key `private_key_file`).
+  public var privateKeyFile: String?
+  /// `private_key_jwt`: the signature algorithm (key `signing_alg`, default RS256).
+  public var signingAlgorithm: JWTSigningAlgorithm
+  /// `private_key_jwt`: the `kid` header, when the server needs it to pick the key (key `key_id`).
+  public var keyID: String?
+  /// `oauth2_client_credentials`: the `scope` parameter, space-separated (key `scope`).
+  public var scope: String?
+  /// `oauth2_client_credentials`: the `audience` parameter (key `audience`).
+  public var audience: String?
+  /// `oauth2_client_credentials`: the `resource` parameter, RFC 8707 (key `resource`).
+  public var resource: String?
+  /// `oauth2_client_credentials`: the header the access token goes into (key `header`).
+  public var header: String
+  /// `oauth2_client_credentials`: its value, `{}` standing for the access token (key `format`).
+  public var format: String
 
   /// The default `ttl`, 360s: the seed filter's `header_cache_expiry` default.
   public static let defaultTTL: Duration = .seconds(360)
@@ -35,10 +74,15 @@ public struct ProviderConfig: Sendable, Hashable {
   public static let defaultTimeout: Duration = .seconds(2)
   /// The default `max_answer_bytes`, 64 KiB.
   public static let defaultMaxAnswerBytes = 65536
+  /// The default `expiry_skew`, 30s.
+  public static let defaultExpirySkew: Duration = .seconds(30)
+  /// The default `watch_interval`, 1s.
+  public static let defaultWatchInterval: Duration = .seconds(1)
 
   /// Creates a provider; every optional setting has its documented default.
   public init(
     name: String,
+    kind: ProviderKind = .http,
     url: String,
     authority: String? = nil,
     ttl: Duration = ProviderConfig.defaultTTL,
@@ -49,7 +93,22 @@ public struct ProviderConfig: Sendable, Hashable {
     maxAnswerBytes: Int = ProviderConfig.defaultMaxAnswerBytes,
     headerActions: [String: HeaderAction] = [:],
     tls: ProviderTLSConfig? = nil,
-    followRedirects: RedirectPolicy = .never
+    followRedirects: RedirectPolicy = .never,
+    expirySkew: Duration = ProviderConfig.defaultExpirySkew,
+    files: [ProviderFile] = [],
+    watchInterval: Duration = ProviderConfig.defaultWatchInterval,
+    tokenURL: String? = nil,
+    clientID: String? = nil,
+    clientSecretFile: String? = nil,
+    clientAuth: OAuth2ClientAuthMethod = .clientSecretBasic,
+    privateKeyFile: String? = nil,
+    signingAlgorithm: JWTSigningAlgorithm = .rs256,
+    keyID: String? = nil,
+    scope: String? = nil,
+    audience: String? = nil,
+    resource: String? = nil,
+    header: String = "authorization",
+    format: String = "Bearer {}"
   ) {
     self.name = name
     self.url = url
@@ -63,6 +122,32 @@ public struct ProviderConfig: Sendable, Hashable {
     self.headerActions = headerActions
     self.tls = tls
     self.followRedirects = followRedirects
+    self.expirySkew = expirySkew
+    self.kind = kind
+    self.files = files
+    self.watchInterval = watchInterval
+    self.tokenURL = tokenURL
+    self.clientID = clientID
+    self.clientSecretFile = clientSecretFile
+    self.clientAuth = clientAuth
+    self.privateKeyFile = privateKeyFile
+    self.signingAlgorithm = signingAlgorithm
+    self.keyID = keyID
+    self.scope = scope
+    self.audience = audience
+    self.resource = resource
+    self.header = header
+    self.format = format
+  }
+
+  /// The URL the provider's answers come from, for logs and `/status`: `url`, `token_url`, or
+  /// `file://` and the first file.
+  public var sourceURL: String {
+    switch kind {
+    case .http: url
+    case .oauth2ClientCredentials: tokenURL ?? ""
+    case .file: files.first.map { "file://\($0.path)" } ?? ""
+    }
   }
 
   /// The action for header `name` of this provider.

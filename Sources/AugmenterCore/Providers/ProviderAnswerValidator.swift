@@ -41,7 +41,8 @@ public struct ProviderAnswerError: Error, Sendable, Hashable, CustomStringConver
   /// The whole message, e.g. `header "x-a": value contains CR or LF`.
   public let description: String
 
-  init(_ reason: String) {
+  /// A refusal that is about the answer as a whole, e.g. `token_type is "mac", expected Bearer`.
+  public init(_ reason: String) {
     self.headerName = nil
     self.reason = reason
     self.description = reason

@@ -1,5 +1,6 @@
 // Keeps one provider's snapshot current, entirely off the hot path.
 
+import Foundation
 public import Logging
 
 /// What one refresh did.
@@ -32,6 +33,8 @@ public actor ProviderRefresher {
   private let observer: (any ProviderFetchObserver)?
   /// The refresh in progress, which concurrent callers join instead of starting another.
   private var inFlight: Task<RefreshOutcome, Never>?
+  /// The source's fingerprint when the last fetch started (`ProviderFetcher.sourceSignature`).
+  private var lastSignature: String?
 
   /// How many `refreshOnce` calls joined a refresh already in flight instead of fetching
   /// (a diagnostic; tests use it to observe single flight).
@@ -66,32 +69,67 @@ public actor ProviderRefresher {
   /// Refreshes until the task is cancelled: at once, then ahead of each expiry, with back-off
   /// after failures.
   ///
-  /// After a success the next refresh is at `fetchedAt + ttl * f`, `f` uniform in [0.75, 0.9),
-  /// so the headers are renewed before they go stale and instances spread their fetches. After
-  /// a failure it is `BackoffPolicy.delay(afterFailures:)` from now; a success resets it.
+  /// After a success the next refresh is at `fetchedAt + lifetime * f`, `f` uniform in
+  /// [0.75, 0.9), where the lifetime runs to the snapshot's `freshUntil` (the soonest of ttl,
+  /// cache lifetime and a token's expiry minus the skew): the headers are renewed before they go
+  /// stale and instances spread their fetches (kubelet and Vault Agent renew at about 80 % too).
+  /// After a failure it is `BackoffPolicy.delay(afterFailures:)` from now, capped at half the
+  /// lifetime so short-lived tokens get retries before they expire; a success resets it. No
+  /// refresh follows the previous one by less than `minimumRefreshDelay`.
   public func run() async {
     let ttl = state.config.ttl
     while !Task.isCancelled {
       let outcome = await refreshOnce()
-      let next: MonotonicInstant
+      var next: MonotonicInstant
       switch outcome {
       case .updated:
-        let fetchedAt = state.snapshot?.fetchedAt ?? clock.now()
-        next = fetchedAt + ttl.scaled(by: Self.refreshAheadFactor(random()))
+        let snapshot = state.snapshot
+        let fetchedAt = snapshot?.fetchedAt ?? clock.now()
+        next = fetchedAt + (snapshot?.lifetime ?? ttl).scaled(by: Self.refreshAheadFactor(random()))
       case .failed, .rejected:
-        let delay = backoff.delay(afterFailures: max(1, state.consecutiveFailures), ttl: ttl, random: random())
+        // While the last good headers are usable, their lifetime caps the back-off (a token
+        // living seconds gets retries before it expires); once they are not, the usual ttl cap
+        // applies, so a provider that keeps failing is not hammered.
+        var lifetime = ttl
+        if let snapshot = state.snapshot, snapshot.isUsable(at: clock.now()) {
+          lifetime = min(max(snapshot.lifetime, Self.minimumRefreshDelay * 2), ttl)
+        }
+        let delay = backoff.delay(afterFailures: max(1, state.consecutiveFailures), ttl: lifetime, random: random())
         next = clock.now() + delay
       case .cancelled:
         return
       }
+      next = max(next, clock.now() + Self.minimumRefreshDelay)
       logger.debug("next provider refresh scheduled", metadata: ["in": "\(DurationText.format(next - clock.now()))"])
       do {
-        try await clock.sleep(until: next)
+        try await waitForNextRefresh(until: next)
       } catch {
         return  // cancelled
       }
     }
   }
+
+  /// Sleeps until `next`, or until the source's fingerprint differs from the last fetch's when
+  /// the fetcher can tell (checked every `watch_interval`): a rotated file is served within a
+  /// second, not at the next scheduled refresh.
+  private func waitForNextRefresh(until next: MonotonicInstant) async throws {
+    let config = state.config
+    guard let signature = lastSignature, config.watchInterval > .zero else {
+      try await clock.sleep(until: next)
+      return
+    }
+    while clock.now() < next {
+      try await clock.sleep(until: min(next, clock.now() + config.watchInterval))
+      if fetcher.sourceSignature(config) != signature {
+        logger.debug("provider source changed; refreshing")
+        return
+      }
+    }
+  }
+
+  /// The least time between two refreshes: a lifetime of zero (a token that expires within the
+  /// skew) must not turn the refresher into a busy loop against the provider.
+  public static let minimumRefreshDelay: Duration = .milliseconds(250)
 
   /// Where in the ttl the next refresh happens after a success: [0.75, 0.9).
   static func refreshAheadFactor(_ random: Double) -> Double {
@@ -125,6 +163,8 @@ public actor ProviderRefresher {
     let fetcher = self.fetcher
     let started = clock.now()
     let startedWall = clock.wallNow()
+    // Before the fetch: a change while it reads is then seen as a change, and read again.
+    lastSignature = fetcher.sourceSignature(config)
     // The refresher enforces the timeout itself on its own clock: fetchers should too, but one
     // that hangs must not stop the refreshing.
     let result = await race({ try await fetcher.fetch(config) }, deadline: started + config.timeout, clock: clock)
@@ -142,6 +182,10 @@ public actor ProviderRefresher {
       return failed("timed out after \(DurationText.format(config.timeout))")
     case .finished(.failure(let error)):
       if error is CancellationError && Task.isCancelled { return .cancelled }
+      if let refusal = error as? ProviderAnswerError {
+        observe(.rejected)
+        return rejected(refusal.description)
+      }
       observe((error as? any ProviderFetchFailureClassifying)?.fetchResult ?? .connectError)
       return failed("fetch failed: \(Self.summary(of: error))")
     case .finished(.success(let answer)):
@@ -151,30 +195,49 @@ public actor ProviderRefresher {
       }
       switch ProviderAnswerValidator.validate(answer, limits: ProviderAnswerLimits(provider: config)) {
       case .success(let headers):
+        let snapshot = state.makeSnapshot(
+          headers, fetchedAt: started, fetchedAtWall: startedWall, expiresIn: answer.expiresIn,
+          cacheLifetime: answer.cacheLifetime)
+        // A value that is already past its expiry minus the skew would replace headers that may
+        // still be good with ones that may never be served: refused, like any broken answer.
+        guard snapshot.isUsable(at: clock.now()) else {
+          observe(.rejected)
+          let left = (snapshot.expiresAt ?? started) - clock.now()
+          return rejected(
+            "the values expire in \(DurationText.format(max(left, .zero))), within expiry_skew "
+              + "(\(DurationText.format(config.expirySkew))): an IdP clock ahead of ours or a very short lifetime")
+        }
         let previous = state.snapshot?.digest
-        let snapshot = state.publish(headers, fetchedAt: started, fetchedAtWall: startedWall)
+        state.publish(snapshot)
         observe(.ok)
-        logger.info(
-          "provider refreshed",
-          metadata: [
-            "header_count": "\(headers.count)",
-            "digest": "\(snapshot.digest)",
-            "changed": "\(previous != snapshot.digest)",
-          ])
+        var metadata: Logger.Metadata = [
+          "header_count": "\(headers.count)",
+          "digest": "\(snapshot.digest)",
+          "changed": "\(previous != snapshot.digest)",
+          "fresh_for": "\(DurationText.format(snapshot.lifetime))",
+        ]
+        if let expiresAt = snapshot.expiresAtWall {
+          metadata["expires_at"] = "\(expiresAt.ISO8601Format())"
+        }
+        logger.info("provider refreshed", metadata: metadata)
         return .updated(headerCount: headers.count, digest: snapshot.digest)
       case .failure(let error):
-        let failures = state.recordRejection(error.description, at: clock.wallNow())
         observe(.rejected)
-        logger.warning(
-          "provider answer rejected",
-          metadata: [
-            "reason": "\(error.description)",
-            "consecutive_failures": "\(failures)",
-            "serving_previous": "\(state.usableHeaders(at: clock.now()) != nil)",
-          ])
-        return .rejected(reason: error.description)
+        return rejected(error.description)
       }
     }
+  }
+
+  private func rejected(_ reason: String) -> RefreshOutcome {
+    let failures = state.recordRejection(reason, at: clock.wallNow())
+    logger.warning(
+      "provider answer rejected",
+      metadata: [
+        "reason": "\(reason)",
+        "consecutive_failures": "\(failures)",
+        "serving_previous": "\(state.usableHeaders(at: clock.now()) != nil)",
+      ])
+    return .rejected(reason: reason)
   }
 
   private func failed(_ reason: String) -> RefreshOutcome {

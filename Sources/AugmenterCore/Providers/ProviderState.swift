@@ -28,7 +28,7 @@ public final class ProviderState: Sendable {
   /// Creates the state of a provider that has not been fetched yet.
   public init(config: ProviderConfig) {
     self.config = config
-    self.displayURL = Self.redacted(config.url)
+    self.displayURL = Self.redacted(config.sourceURL)
   }
 
   /// The latest good snapshot, if any fetch ever succeeded.
@@ -52,12 +52,31 @@ public final class ProviderState: Sendable {
   ///
   /// The refresher calls this; it is public so adapters' tests can stage a provider's state.
   @discardableResult
-  public func publish(_ headers: [HeaderField], fetchedAt: MonotonicInstant, fetchedAtWall: Date) -> HeaderSnapshot {
-    let snapshot = HeaderSnapshot(
-      headers: headers, fetchedAt: fetchedAt, fetchedAtWall: fetchedAtWall, ttl: config.ttl, maxStale: config.maxStale)
+  public func publish(
+    _ headers: [HeaderField], fetchedAt: MonotonicInstant, fetchedAtWall: Date, expiresIn: Duration? = nil,
+    cacheLifetime: Duration? = nil
+  ) -> HeaderSnapshot {
+    let snapshot = makeSnapshot(
+      headers, fetchedAt: fetchedAt, fetchedAtWall: fetchedAtWall, expiresIn: expiresIn, cacheLifetime: cacheLifetime)
+    publish(snapshot)
+    return snapshot
+  }
+
+  /// A snapshot of `headers` with this provider's ttl, max_stale and expiry skew, not published
+  /// (the refresher first checks that it is usable at all).
+  public func makeSnapshot(
+    _ headers: [HeaderField], fetchedAt: MonotonicInstant, fetchedAtWall: Date, expiresIn: Duration? = nil,
+    cacheLifetime: Duration? = nil
+  ) -> HeaderSnapshot {
+    HeaderSnapshot(
+      headers: headers, fetchedAt: fetchedAt, fetchedAtWall: fetchedAtWall, ttl: config.ttl, maxStale: config.maxStale,
+      expiresIn: expiresIn, cacheLifetime: cacheLifetime, expirySkew: config.expirySkew)
+  }
+
+  /// Publishes `snapshot` and resets the failure count.
+  public func publish(_ snapshot: HeaderSnapshot) {
     current.withLock { $0 = snapshot }
     history.withLock { $0.consecutiveFailures = 0 }
-    return snapshot
   }
 
   /// Records a failed fetch (transport error, timeout, non-200); the snapshot stays.
@@ -103,7 +122,9 @@ public final class ProviderState: Sendable {
       lastRejection: history.lastRejection,
       lastFailure: history.lastFailure,
       headerCount: snapshot?.headers.count ?? 0,
-      digest: snapshot?.digest)
+      digest: snapshot?.digest,
+      expiresAt: snapshot?.expiresAtWall,
+      usableSeconds: snapshot.map { max(0, ($0.usableUntil - now).inSeconds) })
   }
 
   /// `url` without userinfo, query and fragment.
@@ -146,12 +167,17 @@ public struct ProviderStatus: Sendable, Codable, Hashable {
   public var headerCount: Int
   /// The current snapshot's digest.
   public var digest: String?
+  /// The wall time at which the current values expire by their own account (`expires_in`, a
+  /// JWT's `exp`), before the skew; `nil` when they carry no expiry.
+  public var expiresAt: Date?
+  /// Seconds left until the current values may no longer be served (0 once unusable).
+  public var usableSeconds: Double?
 
   /// Creates a status line.
   public init(
     name: String, url: String, required: Bool, lastSuccess: Date?, ageSeconds: Double?, fresh: Bool, usable: Bool,
     consecutiveFailures: Int, lastError: String?, lastRejection: String?, lastFailure: Date?, headerCount: Int,
-    digest: String?
+    digest: String?, expiresAt: Date? = nil, usableSeconds: Double? = nil
   ) {
     self.name = name
     self.url = url
@@ -166,6 +192,8 @@ public struct ProviderStatus: Sendable, Codable, Hashable {
     self.lastFailure = lastFailure
     self.headerCount = headerCount
     self.digest = digest
+    self.expiresAt = expiresAt
+    self.usableSeconds = usableSeconds
   }
 
   enum CodingKeys: String, CodingKey {
@@ -179,6 +207,8 @@ public struct ProviderStatus: Sendable, Codable, Hashable {
     case lastFailure = "last_failure"
     case headerCount = "header_count"
     case digest
+    case expiresAt = "expires_at"
+    case usableSeconds = "usable_seconds"
   }
 
   /// Encodes every key, with `null` for absent values, so `/status` always has the same shape.
@@ -197,5 +227,7 @@ public struct ProviderStatus: Sendable, Codable, Hashable {
     try container.encode(lastFailure, forKey: .lastFailure)
     try container.encode(headerCount, forKey: .headerCount)
     try container.encode(digest, forKey: .digest)
+    try container.encode(expiresAt, forKey: .expiresAt)
+    try container.encode(usableSeconds, forKey: .usableSeconds)
   }
 }

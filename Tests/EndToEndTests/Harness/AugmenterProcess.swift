@@ -22,6 +22,8 @@ struct ProviderConfig: Sendable {
   var followRedirects: String?
   /// `tls:` for an https provider (CA bundle, client certificate).
   var tls: ProviderTLSSettings?
+  /// `expiry_skew`; nil leaves the server's default (30s).
+  var expirySkew: String?
 }
 
 /// Augmenter's configuration as the tests write it (YAML, DESIGN.md "Stable interface").
@@ -85,6 +87,7 @@ struct AugmenterConfig: Sendable {
       if let tokenFile = provider.tokenFile { lines.append("    token_file: \(quoted(tokenFile))") }
       if !provider.required { lines.append("    required: false") }
       if let follow = provider.followRedirects { lines.append("    follow_redirects: \(follow)") }
+      if let skew = provider.expirySkew { lines.append("    expiry_skew: \(skew)") }
       if let tls = provider.tls {
         let entries = [("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)].compactMap { key, value in
           value.map { "\(key): \(quoted($0))" }
@@ -231,6 +234,8 @@ struct ProviderStatus: Sendable {
   var digest: String?
   var usable: Bool?
   var headerCount: Int?
+  /// `expires_at`: when the current values expire by their own account (ISO 8601), nil if none.
+  var expiresAt: String?
 
   init(_ object: [String: Any]) {
     name = object["name"] as? String
@@ -240,6 +245,7 @@ struct ProviderStatus: Sendable {
     digest = ProviderStatus.text(object["digest"])
     usable = object["usable"] as? Bool
     headerCount = object["header_count"] as? Int
+    expiresAt = ProviderStatus.text(object["expires_at"])
   }
 
   private static func text(_ value: Any?) -> String? {

@@ -16,6 +16,8 @@ struct ReceivedRequest: Sendable, CustomStringConvertible {
   var uri: String
   var headers: [HeaderField]
   var body: [UInt8]
+  /// When the request was complete (wall clock: tests compare it with token `exp` claims).
+  var receivedAt = Date()
 
   func values(_ name: String) -> [String] { headers.values(name) }
   var description: String { "\(method) \(uri) \(headers)" }

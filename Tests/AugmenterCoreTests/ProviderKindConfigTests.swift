@@ -1,0 +1,185 @@
+// Provider kinds in the configuration: `file` and `oauth2_client_credentials` read and checked
+// with precise key paths (what `augmenter validate` prints), keys of other kinds refused.
+
+import AugmenterCore
+import Foundation
+import Testing
+
+@Suite("Provider kinds: configuration")
+struct ProviderKindConfigTests {
+  /// A readable file in a fresh directory.
+  static func readableFile(_ content: String = "secret-value") throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("augmenter-kinds-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("file").path
+    try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  @Test("an http provider is the default kind and keeps its keys; expiry_skew defaults to 30s")
+  func defaultKind() throws {
+    let config = try ConfigLoader.parse("providers:\n" + providerYAML(), environment: [:])
+    #expect(config.providers[0].kind == .http)
+    #expect(config.providers[0].expirySkew == .seconds(30))
+  }
+
+  @Test("oauth2_client_credentials: every key read")
+  func oauth2Keys() throws {
+    let secret = try Self.readableFile()
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - name: idp
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/oauth2/token
+          client_id: augmenter
+          client_secret_file: \(secret)
+          client_auth: client_secret_post
+          scope: read write
+          audience: https://api.example.com
+          resource: https://api.example.com/
+          header: x-upstream-token
+          format: Token {}
+          expiry_skew: 5s
+      """, environment: [:])
+    let provider = config.providers[0]
+    #expect(provider.kind == .oauth2ClientCredentials)
+    #expect(provider.tokenURL == "https://idp.example.com/oauth2/token")
+    #expect(provider.clientID == "augmenter")
+    #expect(provider.clientSecretFile == secret)
+    #expect(provider.clientAuth == .clientSecretPost)
+    #expect(provider.scope == "read write")
+    #expect(provider.audience == "https://api.example.com")
+    #expect(provider.resource == "https://api.example.com/")
+    #expect(provider.header == "x-upstream-token")
+    #expect(provider.format == "Token {}")
+    #expect(provider.expirySkew == .seconds(5))
+    #expect(provider.sourceURL == "https://idp.example.com/oauth2/token")
+  }
+
+  @Test("file: the path shorthand and the {path, format} form")
+  func fileKeys() throws {
+    let token = try Self.readableFile()
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - name: svid
+          kind: file
+          files:
+            authorization: {path: \(token), format: "Bearer {}"}
+            x-raw: \(token)
+          watch_interval: 250ms
+      """, environment: [:])
+    #expect(
+      config.providers[0].files == [
+        ProviderFile(name: "authorization", path: token, format: "Bearer {}"), ProviderFile(name: "x-raw", path: token),
+      ])
+    #expect(config.providers[0].watchInterval == .milliseconds(250))
+    #expect(ProviderFile(name: "a", path: "p", format: "Bearer {}").value(of: "t0k") == "Bearer t0k")
+  }
+
+  @Test("validate: missing and unreadable files, missing keys and keys of another kind, each at its key path")
+  func problemsAtKeyPaths() throws {
+    let found = problems(
+      """
+      providers:
+        - name: idp
+          kind: oauth2_client_credentials
+          client_secret_file: /nonexistent/augmenter/secret
+          header: "bad header"
+          format: Bearer
+        - name: svid
+          kind: file
+          url: http://127.0.0.1:1/headers
+          files:
+            authorization: {format: "Bearer"}
+            host: /nonexistent/augmenter/token
+            x-dir: /tmp
+          scope: read
+        - name: plain
+          url: http://127.0.0.1:1/headers
+          files: {x-a: /tmp}
+          client_id: augmenter
+          expiry_skew: -1s
+        - name: empty
+          kind: file
+      """)
+    let byKey = Dictionary(found.map { ($0.keyPath, $0.message) }, uniquingKeysWith: { first, _ in first })
+    #expect(byKey["providers[0].token_url"] == "missing; the token endpoint is required")
+    #expect(byKey["providers[0].client_id"] == "missing; the client identifier is required")
+    #expect(byKey["providers[0].client_secret_file"] == "no such file: /nonexistent/augmenter/secret")
+    #expect(byKey["providers[0].header"]?.contains("token set") == true)
+    #expect(byKey["providers[0].format"] == "must contain {} where the access token goes")
+    #expect(byKey["providers[0].url"] == nil)
+    #expect(byKey["providers[1].url"] == "applies only to kind http; this provider's kind is file")
+    #expect(byKey["providers[1].scope"] == "applies only to kind oauth2_client_credentials; this provider's kind is file")
+    #expect(byKey["providers[1].files.authorization.path"] == "missing; each file header needs the path of its file")
+    #expect(byKey["providers[1].files.authorization.format"] == "must contain {} where the file's content goes")
+    #expect(byKey["providers[1].files.host"]?.contains("reserved") == true)
+    #expect(byKey["providers[1].files.host.path"] == "no such file: /nonexistent/augmenter/token")
+    #expect(byKey["providers[1].files.x-dir.path"] == "is a directory, expected a file: /tmp")
+    #expect(byKey["providers[2].files"] == "applies only to kind file; this provider's kind is http")
+    #expect(byKey["providers[2].client_id"] == "applies only to kind oauth2_client_credentials; this provider's kind is http")
+    #expect(byKey["providers[2].expiry_skew"]?.contains("negative durations are not allowed") == true)
+    #expect(byKey["providers[3].files"] == "missing; a file provider needs at least one header and its file")
+    #expect(byKey["providers[3].url"] == nil)
+  }
+
+  @Test("private_key_jwt: its keys read; a key file required, a secret file refused; its keys refused with other methods")
+  func privateKeyJWT() throws {
+    let key = try Self.readableFile()
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - name: idp
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(key)
+          signing_alg: ES256
+          key_id: k1
+      """, environment: [:])
+    #expect(config.providers[0].clientAuth == .privateKeyJWT)
+    #expect(config.providers[0].signingAlgorithm == .es256)
+    #expect(config.providers[0].keyID == "k1")
+    let found = problems(
+      """
+      providers:
+        - name: a
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          client_secret_file: \(key)
+        - name: b
+          kind: oauth2_client_credentials
+          token_url: https://idp.example.com/token
+          client_id: augmenter
+          client_secret_file: \(key)
+          private_key_file: \(key)
+      """)
+    #expect(
+      found.contains(
+        ConfigProblem(keyPath: "providers[0].private_key_file", message: "missing; client_auth private_key_jwt signs with this key")))
+    #expect(found.contains(ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not used with client_auth private_key_jwt")))
+    #expect(found.contains(ConfigProblem(keyPath: "providers[1].private_key_file", message: "applies only to client_auth private_key_jwt")))
+  }
+
+  @Test("validate: an unreadable secret file is named as such")
+  func unreadableSecret() throws {
+    guard getuid() != 0 else { return }  // root reads anything
+    let secret = try Self.readableFile()
+    chmod(secret, 0)
+    let found = problems(
+      """
+      providers:
+        - name: idp
+          kind: oauth2_client_credentials
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: \(secret)
+      """)
+    #expect(found == [ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process: \(secret)")])
+  }
+}
