@@ -51,7 +51,8 @@ private final class Received: ChannelInboundHandler, Sendable {
     let drainStarted = Atomic<Bool>(false)
     let listener = ListenerService(
       ListenerService.Configuration(
-        name: "test", host: "127.0.0.1", port: 0, maxConnections: 10, drainDelay: .milliseconds(300),
+        // Long enough that the late client below connects and writes within it on a loaded machine.
+        name: "test", host: "127.0.0.1", port: 0, maxConnections: 10, drainDelay: .seconds(2),
         gracePeriod: .seconds(10)),
       group: group, logger: Logger(label: "test"),
       willDrain: { _ in drainStarted.store(true, ordering: .relaxed) }

@@ -285,6 +285,14 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
 @Suite struct CheckRequestScannerTests {
   /// Compares the scanner with the decode on `bytes`, for both header modes. Returns whether
   /// the scanner read the request itself (rather than leaving it to the decode).
+  /// Lets other tests run every few dozen iterations: these loops take tens of seconds in a
+  /// debug build, and Swift Testing runs tests on the few cooperative threads the machine's
+  /// cores give (two here), so without it they starve tests that wait on real sockets with
+  /// deadlines (the TLS handshake timeout tests failed that way).
+  static func yieldNow(_ iteration: Int) async {
+    if iteration % 25 == 0 { await Task.yield() }
+  }
+
   @discardableResult
   static func expectAgreement(_ bytes: [UInt8], _ context: @autoclosure () -> String) -> Bool {
     var scannedBoth = true
@@ -336,13 +344,15 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
     #expect(withHeaders.headers["user-agent"] == "orders-client/2.4.1 (linux; x86_64) okhttp/4.12.0")
   }
 
-  @Test func everyTruncationAndEveryByteOfTheCapturedRequestAgrees() throws {
+  @Test func everyTruncationAndEveryByteOfTheCapturedRequestAgrees() async throws {
     let bytes = try Self.captured()
     for length in 0..<bytes.count {
+      await Self.yieldNow(length)
       Self.expectAgreement(Array(bytes.prefix(length)), "captured request truncated to \(length)")
     }
     var rng = SplitMix64(state: 6)
     for index in bytes.indices {
+      await Self.yieldNow(index)
       var mutated = bytes
       mutated[index] = UInt8(truncatingIfNeeded: rng.next())
       Self.expectAgreement(mutated, "captured request, byte \(index) = \(mutated[index])")
@@ -351,8 +361,9 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
     }
   }
 
-  @Test func randomWellFormedRequestsAreScannedAndAgree() {
+  @Test func randomWellFormedRequestsAreScannedAndAgree() async {
     for seed in UInt64(1)...1500 {
+      await Self.yieldNow(Int(seed))
       var generator = RawRequestGenerator(seed: seed)
       let bytes = generator.checkRequest()
       // Valid, group-free, with the expected wire types: the fast path must take every one.
@@ -360,9 +371,10 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
     }
   }
 
-  @Test func randomRequestsWithBrokenUTF8Agree() {
+  @Test func randomRequestsWithBrokenUTF8Agree() async {
     var refused = 0
     for seed in UInt64(10_001)...10_800 {
+      await Self.yieldNow(Int(seed))
       var generator = RawRequestGenerator(seed: seed, invalidUTF8: 0.05)
       let bytes = generator.checkRequest()
       if case .failure = decodedAttributes(bytes, readingHeaders: true) { refused += 1 }
@@ -371,9 +383,10 @@ func decodedAttributes(_ bytes: [UInt8], readingHeaders: Bool) -> Result<CheckRe
     #expect(refused > 100)  // the corpus does exercise rejection
   }
 
-  @Test func truncationsAndMutationsOfRandomRequestsAgree() {
+  @Test func truncationsAndMutationsOfRandomRequestsAgree() async {
     var rng = SplitMix64(state: 99)
     for seed in UInt64(20_001)...20_300 {
+      await Self.yieldNow(Int(seed))
       var generator = RawRequestGenerator(seed: seed)
       let bytes = generator.checkRequest()
       guard !bytes.isEmpty else { continue }
