@@ -11,7 +11,6 @@ import NIOHTTP1
 /// GETs a provider URL (http or https) with its authority, timeout and bearer token file,
 /// following redirects only as `follow_redirects` allows (`ProviderRedirect`).
 public struct HTTPProviderFetcher: ProviderFetcher {
-  /// A fetch that failed before there was an answer to validate.
   /// A fetch that failed before there was an answer (the provider kinds share one error type).
   public typealias FetchError = ProviderFetchError
 
@@ -49,13 +48,6 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     request.method = .GET
     request.headers.add(name: "accept", value: "application/json")
     request.headers.add(name: "user-agent", value: self.userAgent)
-    if let tls = provider.tls {
-      do {
-        request.tlsConfiguration = try ProviderTLS.clientConfiguration(tls)
-      } catch {
-        throw FetchError(description: "tls: \(error)")
-      }
-    }
     if let authority = provider.authority {
       request.headers.replaceOrAdd(name: "host", value: authority)
     }
@@ -73,30 +65,15 @@ public struct HTTPProviderFetcher: ProviderFetcher {
       }
       request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(token)")
     }
-    let timeout = TimeAmount(provider.timeout)
-    let response: HTTPClientResponse
-    do {
-      response = try await self.client.execute(request, timeout: timeout)
-    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-      throw FetchError(description: "timed out after \(provider.timeout)", fetchResult: .timeout)
-    } catch {
-      throw FetchError(description: "request failed: \(error)")
-    }
-    do {
-      let body = try await response.body.collect(upTo: provider.maxAnswerBytes)
-      let cacheControl = response.headers["cache-control"]
-      let cacheLifetime = HTTPCacheLifetime.lifetime(
-        cacheControl: cacheControl.isEmpty ? nil : cacheControl.joined(separator: ","),
-        expires: response.headers.first(name: "expires"),
-        date: response.headers.first(name: "date"),
-        now: Date())
-      let answer = FetchedAnswer(
-        status: Int(response.status.code), body: Array(body.readableBytesView), cacheLifetime: cacheLifetime)
-      return (answer, response.headers.first(name: "location"))
-    } catch is NIOTooManyBytesError {
-      throw FetchError(description: "answer larger than max_answer_bytes (\(provider.maxAnswerBytes))")
-    } catch {
-      throw FetchError(description: "reading the answer failed: \(error)")
-    }
+    let (response, body) = try await ProviderHTTPExchange.send(request, through: self.client, for: provider)
+    let cacheControl = response.headers["cache-control"]
+    let cacheLifetime = HTTPCacheLifetime.lifetime(
+      cacheControl: cacheControl.isEmpty ? nil : cacheControl.joined(separator: ","),
+      expires: response.headers.first(name: "expires"),
+      date: response.headers.first(name: "date"),
+      now: Date())
+    let answer = FetchedAnswer(
+      status: Int(response.status.code), body: Array(body.readableBytesView), cacheLifetime: cacheLifetime)
+    return (answer, response.headers.first(name: "location"))
   }
 }

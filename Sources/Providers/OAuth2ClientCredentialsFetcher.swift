@@ -58,30 +58,7 @@ public struct OAuth2ClientCredentialsFetcher: ProviderFetcher {
       parameters.append(("client_assertion", assertion))
     }
     request.body = .bytes(ByteBuffer(string: FormURLEncoding.body(parameters)))
-    if let tls = provider.tls {
-      do {
-        request.tlsConfiguration = try ProviderTLS.clientConfiguration(tls)
-      } catch {
-        throw ProviderFetchError(description: "tls: \(error)")
-      }
-    }
-
-    let response: HTTPClientResponse
-    do {
-      response = try await client.execute(request, timeout: TimeAmount(provider.timeout))
-    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-      throw ProviderFetchError(description: "timed out after \(provider.timeout)", fetchResult: .timeout)
-    } catch {
-      throw ProviderFetchError(description: "token request failed: \(error)")
-    }
-    let body: ByteBuffer
-    do {
-      body = try await response.body.collect(upTo: provider.maxAnswerBytes)
-    } catch is NIOTooManyBytesError {
-      throw ProviderFetchError(description: "token answer larger than max_answer_bytes (\(provider.maxAnswerBytes))")
-    } catch {
-      throw ProviderFetchError(description: "reading the token answer failed: \(error)")
-    }
+    let (response, body) = try await ProviderHTTPExchange.send(request, through: client, for: provider, subject: "token ")
 
     switch OAuth2TokenResponse.parse(status: Int(response.status.code), body: Array(body.readableBytesView)) {
     case .success(let token):

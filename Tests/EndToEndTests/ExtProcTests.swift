@@ -194,15 +194,20 @@ extension EndToEnd {
       }
     }
 
+    /// A provider, the error upstream, Augmenter with `policy`, and Envoy calling it through ext_proc.
+    static func start(scope: TestScope) async throws -> EnvoyProcess {
+      let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
+      let upstream = try await Self.upstream(scope: scope)
+      let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
+      try await augmenter.waitUntilReady()
+      return try await EnvoyProcess.start(
+        scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+    }
+
     @Test("plain and gzip 404, 500, 502, 503 under /api/ arrive as problem+json with status, type, title, instance and length")
     func errorsAreRewritten() async throws {
       try await withTestScope { scope in
-        let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
-        let upstream = try await Self.upstream(scope: scope)
-        let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
-        try await augmenter.waitUntilReady()
-        let envoy = try await EnvoyProcess.start(
-          scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+        let envoy = try await Self.start(scope: scope)
         for (status, kind) in [(404, "plain"), (500, "plain"), (502, "gzip"), (503, "plain"), (503, "gzip")] {
           let response = try await envoy.send(
             path: "/api/orders/\(status)/\(kind)", headers: [HeaderField("x-request-id", "req-\(status)-\(kind)")])
@@ -227,12 +232,7 @@ extension EndToEnd {
     @Test("left alone: 2xx byte for byte, 403 (not selected), problem+json and gRPC upstream answers, paths outside /api/")
     func othersPassUnchanged() async throws {
       try await withTestScope { scope in
-        let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
-        let upstream = try await Self.upstream(scope: scope)
-        let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
-        try await augmenter.waitUntilReady()
-        let envoy = try await EnvoyProcess.start(
-          scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+        let envoy = try await Self.start(scope: scope)
         let ok = try await envoy.send(path: "/api/orders/200/plain")
         #expect(ok.status == 200)
         #expect(ok.text == "upstream says 200, with details the client must not see\n", "\(ok)")
