@@ -135,7 +135,8 @@ public struct ExtProcService: Sendable {
     fields.reserveCapacity(headers.headers.headers.count)
     for entry in headers.headers.headers {
       let value = Self.text(of: entry)
-      let name = entry.key.lowercased()
+      // Envoy sends names lower-case already: lower-casing again would allocate per header.
+      let name = entry.key.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? entry.key.lowercased() : entry.key
       switch name {
       case ":method": method = value
       case ":path": path = value
