@@ -116,7 +116,7 @@ let package = Package(
     .target(
       name: "ExtProc",
       dependencies: [
-        "AugmenterCore", "EnvoyAPI", "GRPC",
+        "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
@@ -236,7 +236,7 @@ let package = Package(
     .testTarget(
       name: "ExtProcTests",
       dependencies: [
-        "ExtProc", "AugmenterCore", "EnvoyAPI", "GRPC", "HTTP2", "TestSupport",
+        "ExtProc", "AugmenterCore", "AugmenterMetrics", "EnvoyAPI", "GRPC", "HTTP2", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -123,19 +123,27 @@ SANITIZER_TSAN_TARGETS=(AugmenterCoreTests)
 
 # run_step NAME COMMAND...: runs a step, times it, records "NAME: ok|FAILED (Ns)" in STEP_RESULTS
 # and sets STEP_FAILED=1 on failure. Never exits: every step runs and the summary shows them all.
+# A failed step's last 60 lines go to STEP_FAILURES, which the summary prints last: a CI log
+# is often read from its end, and the reason must be there, not only far above it.
 STEP_RESULTS=()
+STEP_FAILURES=()
 STEP_FAILED=0
 run_step() {
-  local name="$1" started=$SECONDS status=0
+  local name="$1" started=$SECONDS status=0 step_log
   shift
   log "$name"
-  "$@" || status=$?
+  step_log="$(mktemp "${TMPDIR:-/tmp}/augmenter-step.XXXXXX")"
+  "$@" > >(tee "$step_log") 2> >(tee -a "$step_log" >&2) || status=$?
+  # Let the tee processes write everything before the log is read.
+  wait 2>/dev/null || true
   if [[ $status -eq 0 ]]; then
     STEP_RESULTS+=("$name: ok ($((SECONDS - started)) s)")
   else
     STEP_RESULTS+=("$name: FAILED, exit $status ($((SECONDS - started)) s)")
+    STEP_FAILURES+=("---- $name: FAILED, exit $status; its last lines:" "$(tail -60 "$step_log")")
     STEP_FAILED=1
   fi
+  rm -f "$step_log"
 }
 
 # sanitizer_tests address|thread TARGET...: those test targets' tests under ASan or TSan, built in

@@ -11,6 +11,9 @@ public enum CheckFront: String, Sendable, Hashable, CaseIterable {
   case grpc
   /// HTTP-mode ext_authz, over HTTP/1.1 or HTTP/2.
   case http
+  /// ext_proc (`envoy.service.ext_proc.v3.ExternalProcessor/Process`): the request phase's
+  /// decision, one per stream that sends request headers.
+  case extProc = "ext_proc"
 }
 
 extension DecisionOutcome.Kind {

@@ -86,7 +86,8 @@ public final class AugmenterService: Service {
       decider: decider, clock: clock,
       metrics: CheckMetrics(front: .http, sources: decider.outcomeSources, registry: metrics))
     let extProc = ExtProcService(
-      decider: decider, clock: clock, errorResponses: self.config.errorResponses, problemTypes: self.config.problemTypes)
+      decider: decider, clock: clock, errorResponses: self.config.errorResponses, problemTypes: self.config.problemTypes,
+      metrics: CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: metrics))
     let router = GRPCRouter(
       methods: [
         HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },

@@ -2,6 +2,8 @@
 // Augmenter — one ext_proc stream: one HTTP request's messages, each answered as it arrives.
 //===----------------------------------------------------------------------===//
 
+import AugmenterCore
+import AugmenterMetrics
 import EnvoyAPI
 import GRPC
 import NIOCore
@@ -27,6 +29,7 @@ final class ExtProcCall: GRPCStreamHandler {
     do {
       request = try Envoy_Service_ExtProc_V3_ProcessingRequest(serializedBytes: Array(message.readableBytesView))
     } catch {
+      self.service.metrics.record(.error, started: CheckMetrics.start())
       // SwiftProtobuf's error names the problem, never a field's content.
       self.stream.finish(GRPCStatus(.invalidArgument, "ProcessingRequest is not a valid protobuf message: \(error)"))
       return

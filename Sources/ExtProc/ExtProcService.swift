@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
+public import AugmenterMetrics
 import EnvoyAPI
 import Foundation
 public import GRPC
@@ -25,17 +26,22 @@ public struct ExtProcService: Sendable {
   private let clock: any AugmenterClock
   private let errorResponses: ErrorResponses
   private let problems: ProblemDocument
+  /// The request phase's decisions (front `ext_proc`), and streams refused for a message that
+  /// is not a ProcessingRequest (outcome `error`).
+  let metrics: CheckMetrics
 
   /// Creates the service over a decider and the clock its snapshots are stamped with; upstream
   /// errors that `errorResponses` selects are rewritten with `problemTypes`' type and title.
+  /// Decisions are counted in `metrics` (by default in a registry of their own).
   public init(
     decider: Decider, clock: any AugmenterClock, errorResponses: ErrorResponses = ErrorResponses(),
-    problemTypes: [Int: ProblemType] = [:]
+    problemTypes: [Int: ProblemType] = [:], metrics: CheckMetrics? = nil
   ) {
     self.decider = decider
     self.clock = clock
     self.errorResponses = errorResponses
     self.problems = ProblemDocument(types: problemTypes)
+    self.metrics = metrics ?? CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: MetricsRegistry())
   }
 
   /// What a stream remembers of its request's headers for the response phase.
@@ -43,6 +49,12 @@ public struct ExtProcService: Sendable {
     var method = ""
     var path = ""
     var requestID: String?
+    /// The request phase answered with an immediate response: nothing of the response phase
+    /// is rewritten (Augmenter's own answer must not be wrapped twice).
+    var answeredLocally = false
+    /// The status of an upstream error whose body was asked for (mode override to BUFFERED)
+    /// to quote it in the problem document; the body message then gets the rewrite.
+    var quotedStatus: Int?
   }
 
   /// The method to register for `path`: one `ExtProcCall` per stream.
@@ -64,13 +76,17 @@ public struct ExtProcService: Sendable {
       state = RequestState(method: attributes.method, path: attributes.path, requestID: attributes.requestID)
       // Observed only: no decision, so no rate-limit token is taken for a request we don't answer.
       guard !request.observabilityMode else { return nil }
-      response = Self.response(for: self.decider.decide(attributes, at: self.clock.now()))
+      let started = CheckMetrics.start()
+      var outcome = DecisionOutcome.error
+      response = Self.response(for: self.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
+      self.metrics.record(outcome, started: started)
+      if case .immediateResponse? = response.response { state.answeredLocally = true }
     case .responseHeaders(let headers)?:
-      response.responseHeaders = self.rewrite(headers, state: state)
+      response = self.answer(responseHeaders: headers, state: &state)
     case .requestBody?:
       response.requestBody = Envoy_Service_ExtProc_V3_BodyResponse()
-    case .responseBody?:
-      response.responseBody = Envoy_Service_ExtProc_V3_BodyResponse()
+    case .responseBody(let body)?:
+      response.responseBody = self.answer(responseBody: body, state: &state)
     case .requestTrailers?:
       response.requestTrailers = Envoy_Service_ExtProc_V3_TrailersResponse()
     case .responseTrailers?:
@@ -81,36 +97,80 @@ public struct ExtProcService: Sendable {
     return request.observabilityMode ? nil : response
   }
 
-  /// The answer to an upstream response's headers: CONTINUE, or, for an error `error_responses`
-  /// selects, CONTINUE_AND_REPLACE with a problem document (`type` and `title` from
-  /// `problem_types`, `instance` the request id), `content-type: application/problem+json` and
-  /// no `content-encoding` (a gzip upstream error must not reach the client labelled gzip).
-  /// Envoy drops the upstream body and the stale `content-length` itself.
-  func rewrite(_ headers: Envoy_Service_ExtProc_V3_HttpHeaders, state: RequestState) -> Envoy_Service_ExtProc_V3_HeadersResponse {
-    var answer = Envoy_Service_ExtProc_V3_HeadersResponse()
-    guard self.errorResponses.isEnabled else { return answer }
+  /// The answer to an upstream response's headers.
+  ///
+  /// CONTINUE, unless `error_responses` selects the response. Then, without a quote (or when
+  /// the body cannot be quoted: none follows, or it is content-encoded), CONTINUE_AND_REPLACE
+  /// with the problem document: Envoy drops the upstream body and its content-length itself.
+  /// With a quote, CONTINUE with a mode override to BUFFERED for this response only, so Envoy
+  /// holds the headers and sends the whole body, which `answer(responseBody:state:)` rewrites.
+  func answer(
+    responseHeaders headers: Envoy_Service_ExtProc_V3_HttpHeaders, state: inout RequestState
+  ) -> Envoy_Service_ExtProc_V3_ProcessingResponse {
+    var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
+    response.responseHeaders = Envoy_Service_ExtProc_V3_HeadersResponse()
+    guard self.errorResponses.isEnabled, !state.answeredLocally else { return response }
     var status: Int?
     var contentType: String?
+    var encoded = false
     for entry in headers.headers.headers {
       switch entry.key.lowercased() {
       case ":status": status = Int(Self.text(of: entry))
       case "content-type": contentType = Self.text(of: entry)
+      case "content-encoding":
+        let coding = Self.text(of: entry).lowercased()
+        encoded = encoded || !(coding.isEmpty || coding == "identity")
       default: break
       }
     }
     guard let status,
       self.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
-    else { return answer }
-    let problem = self.problems.answer(
-      status: status, detail: "The upstream service answered \(status) \(ProblemDocument.reasonPhrase(status)).",
-      requestID: state.requestID)
-    var common = Envoy_Service_ExtProc_V3_CommonResponse()
+    else { return response }
+    if self.errorResponses.quoteBodyBytes > 0, !headers.endOfStream, !encoded {
+      state.quotedStatus = status
+      var mode = Envoy_Extensions_Filters_Http_ExtProc_V3_ProcessingMode()
+      mode.responseBodyMode = .buffered
+      response.modeOverride = mode
+      return response
+    }
+    var common = self.problemResponse(status: status, detail: self.errorResponses.detail(status: status), state: state)
     common.status = .continueAndReplace
-    common.headerMutation.setHeaders = problem.headers.map { Self.option($0, append: false) }
+    // A gzip upstream error must not reach the client labelled gzip.
     common.headerMutation.removeHeaders = ["content-encoding"]
-    common.bodyMutation.body = Data(problem.body.utf8)
+    response.responseHeaders.response = common
+    return response
+  }
+
+  /// The answer to a response body: CONTINUE, or, for the error whose body the headers' answer
+  /// asked for, the problem document quoting it, with `content-length` set to the new body's
+  /// length (in BUFFERED mode Envoy keeps a content-length and requires it to match).
+  func answer(
+    responseBody body: Envoy_Service_ExtProc_V3_HttpBody, state: inout RequestState
+  ) -> Envoy_Service_ExtProc_V3_BodyResponse {
+    var answer = Envoy_Service_ExtProc_V3_BodyResponse()
+    guard let status = state.quotedStatus else { return answer }
+    state.quotedStatus = nil
+    // Only a whole body can be replaced: a chunk (the filter configured STREAMED and refusing
+    // the override) follows headers Envoy has already sent, so it passes unchanged.
+    guard body.endOfStream else { return answer }
+    var common = self.problemResponse(
+      status: status, detail: self.errorResponses.detail(status: status, body: body.body), state: state)
+    common.headerMutation.setHeaders.append(
+      Self.option(HeaderField(name: "content-length", value: String(common.bodyMutation.body.count)), append: false))
     answer.response = common
     return answer
+  }
+
+  /// A common response carrying the problem document for an upstream `status`: its
+  /// `content-type` set, the document as the new body.
+  private func problemResponse(
+    status: Int, detail: String, state: RequestState
+  ) -> Envoy_Service_ExtProc_V3_CommonResponse {
+    let problem = self.problems.answer(status: status, detail: detail, requestID: state.requestID)
+    var common = Envoy_Service_ExtProc_V3_CommonResponse()
+    common.headerMutation.setHeaders = problem.headers.map { Self.option($0, append: false) }
+    common.bodyMutation.body = Data(problem.body.utf8)
+    return common
   }
 
   private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {

@@ -187,6 +187,11 @@ extension EndToEnd {
         case "grpc":
           headers = [HeaderField("content-type", "application/grpc"), HeaderField("grpc-status", "14")]
           body = []
+        case "chunked":
+          headers = [HeaderField("content-type", "text/plain"), HeaderField("transfer-encoding", "chunked")]
+        case "long":
+          headers = [HeaderField("content-type", "text/plain")]
+          body = Array(String(repeating: "a long upstream story ", count: 300).utf8)
         default:
           headers = [HeaderField("content-type", "text/plain")]
         }
@@ -195,20 +200,20 @@ extension EndToEnd {
     }
 
     /// A provider, the error upstream, Augmenter with `policy`, and Envoy calling it through ext_proc.
-    static func start(scope: TestScope) async throws -> EnvoyProcess {
+    static func start(scope: TestScope, policy: String = Self.policy) async throws -> EnvoyProcess {
       let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
       let upstream = try await Self.upstream(scope: scope)
-      let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: Self.policy)
+      let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: policy)
       try await augmenter.waitUntilReady()
       return try await EnvoyProcess.start(
         scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
     }
 
-    @Test("plain and gzip 404, 500, 502, 503 under /api/ arrive as problem+json with status, type, title, instance and length")
+    @Test("plain, gzip and chunked 404, 500, 502, 503 under /api/ arrive as problem+json with status, type, title, instance and length")
     func errorsAreRewritten() async throws {
       try await withTestScope { scope in
         let envoy = try await Self.start(scope: scope)
-        for (status, kind) in [(404, "plain"), (500, "plain"), (502, "gzip"), (503, "plain"), (503, "gzip")] {
+        for (status, kind) in [(404, "plain"), (500, "plain"), (502, "gzip"), (503, "plain"), (503, "gzip"), (500, "chunked")] {
           let response = try await envoy.send(
             path: "/api/orders/\(status)/\(kind)", headers: [HeaderField("x-request-id", "req-\(status)-\(kind)")])
           let what = "\(status) \(kind): \(response)"
@@ -226,6 +231,39 @@ extension EndToEnd {
           let titles = [404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Try again later"]
           #expect(document["title"] as? String == titles[status], "\(what)")
         }
+      }
+    }
+
+    @Test("quote_body_bytes: the upstream body is quoted in detail, bounded; gzip bodies are not quoted; lengths are right")
+    func upstreamBodiesAreQuoted() async throws {
+      try await withTestScope { scope in
+        let envoy = try await Self.start(scope: scope, policy: Self.policy + "\n  quote_body_bytes: 100")
+        for (status, kind) in [(500, "plain"), (502, "chunked"), (503, "long"), (503, "gzip"), (404, "plain")] {
+          let response = try await envoy.send(
+            path: "/api/orders/\(status)/\(kind)", headers: [HeaderField("x-request-id", "q-\(status)-\(kind)")])
+          let what = "\(status) \(kind): \(response)"
+          #expect(response.status == status, "\(what)")
+          #expect(response.header("content-type") == "application/problem+json", "\(what)")
+          #expect(response.header("content-encoding") == nil, "\(what)")
+          if let length = response.header("content-length") {
+            #expect(Int(length) == response.body.count, "\(what)")
+          }
+          let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(what)")
+          #expect(document["instance"] as? String == "q-\(status)-\(kind)", "\(what)")
+          let detail = try #require(document["detail"] as? String, "\(what)")
+          switch kind {
+          case "gzip": #expect(!detail.contains("It said"), "\(what)")
+          case "long":
+            #expect(detail.contains("It said: a long upstream story"), "\(what)")
+            #expect(detail.hasSuffix("…"), "\(what)")
+            #expect(detail.utf8.count < 200, "\(what)")
+          default:
+            #expect(detail.hasSuffix("It said: upstream says \(status), with details the client must not see"), "\(what)")
+          }
+        }
+        let ok = try await envoy.send(path: "/api/orders/200/chunked")
+        #expect(ok.status == 200)
+        #expect(ok.text == "upstream says 200, with details the client must not see\n", "\(ok)")
       }
     }
 

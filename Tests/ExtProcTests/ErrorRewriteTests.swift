@@ -22,8 +22,8 @@ import Testing
       path_prefixes: [/api/]
     """
 
-  private static func service() throws -> ExtProcService {
-    let config = try ConfigLoader.parse(Self.config, environment: [:])
+  private static func service(quote: Int = 0) throws -> ExtProcService {
+    let config = try ConfigLoader.parse(Self.config + "\n  quote_body_bytes: \(quote)", environment: [:])
     return ExtProcService(
       decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: ManualClock(),
       errorResponses: config.errorResponses, problemTypes: config.problemTypes)
@@ -45,8 +45,87 @@ import Testing
   ) throws -> Envoy_Service_ExtProc_V3_HeadersResponse {
     var pairs = [(":status", status), ("content-encoding", "gzip")]
     if let contentType { pairs.append(("content-type", contentType)) }
-    let state = ExtProcService.RequestState(method: method, path: path, requestID: "req-42")
-    return try Self.service().rewrite(Self.headers(pairs), state: state)
+    var state = ExtProcService.RequestState(method: method, path: path, requestID: "req-42")
+    let response = try Self.service().answer(responseHeaders: Self.headers(pairs), state: &state)
+    #expect(!response.hasModeOverride)
+    return response.responseHeaders
+  }
+
+  private static func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+
+  private static func document(_ data: Data) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "not a JSON object: \(Self.text(data))")
+  }
+
+  /// An upstream error's headers (`text/plain`, with `extra`), then its body, through a service
+  /// quoting `quote` bytes: the two answers.
+  private static func quoted(
+    status: String = "500", quote: Int, body: String, extra: [(String, String)] = [], headersEndStream: Bool = false
+  ) throws -> (headers: Envoy_Service_ExtProc_V3_ProcessingResponse, body: Envoy_Service_ExtProc_V3_BodyResponse) {
+    let service = try Self.service(quote: quote)
+    var state = ExtProcService.RequestState(method: "GET", path: "/api/orders", requestID: "req-7")
+    var headers = Self.headers([(":status", status), ("content-type", "text/plain")] + extra)
+    headers.endOfStream = headersEndStream
+    let headersAnswer = service.answer(responseHeaders: headers, state: &state)
+    var message = Envoy_Service_ExtProc_V3_HttpBody()
+    message.body = Data(body.utf8)
+    message.endOfStream = true
+    return (headersAnswer, service.answer(responseBody: message, state: &state))
+  }
+
+  @Test("quote_body_bytes: the headers answer asks for the body (BUFFERED for this response only), the body answer quotes it")
+  func theUpstreamBodyIsQuotedInDetail() throws {
+    let (headers, body) = try Self.quoted(quote: 64, body: "  database \"orders\" is down\n")
+    #expect(headers.hasModeOverride)
+    #expect(headers.modeOverride.responseBodyMode == .buffered)
+    #expect(!headers.responseHeaders.hasResponse, "the headers wait for the body: \(headers)")
+    let set = Dictionary(
+      uniqueKeysWithValues: body.response.headerMutation.setHeaders.map { ($0.header.key, Self.text($0.header.rawValue)) })
+    #expect(set["content-type"] == "application/problem+json")
+    #expect(set["content-length"] == String(body.response.bodyMutation.body.count))
+    #expect(body.response.status == .continue)
+    let document = try Self.document(body.response.bodyMutation.body)
+    #expect(
+      document["detail"] as? String == "The upstream service answered 500 Internal Server Error. It said: database \"orders\" is down")
+    #expect(document["instance"] as? String == "req-7")
+  }
+
+  @Test("a body over the bound is cut at a character boundary and marked; an empty body is not quoted")
+  func theQuoteIsBounded() throws {
+    // "é" is two bytes: a bound of 12 ends after the sixth, one of 11 inside it.
+    for (bound, kept) in [(12, "éééééé"), (11, "ééééé"), (1, "")] {
+      let (_, long) = try Self.quoted(quote: bound, body: "ééééééé and much more")
+      let detail = try #require(try Self.document(long.response.bodyMutation.body)["detail"] as? String)
+      let expected = kept.isEmpty ? "Error." : "It said: \(kept)…"
+      #expect(detail.hasSuffix(expected), "bound \(bound): \(detail)")
+      #expect(!detail.contains("\u{FFFD}"))
+    }
+    let (_, empty) = try Self.quoted(quote: 12, body: " \n")
+    #expect(
+      try Self.document(empty.response.bodyMutation.body)["detail"] as? String == "The upstream service answered 500 Internal Server Error."
+    )
+  }
+
+  @Test("a quote is not asked for when no body follows or it is content-encoded: the headers are replaced at once")
+  func unquotableBodiesAreReplacedAtOnce() throws {
+    for (extra, endStream) in [([("content-encoding", "gzip")], false), ([], true)] {
+      let (headers, body) = try Self.quoted(quote: 64, body: "x", extra: extra, headersEndStream: endStream)
+      #expect(!headers.hasModeOverride, "\(extra) \(endStream)")
+      #expect(headers.responseHeaders.response.status == .continueAndReplace)
+      #expect(!body.hasResponse, "no body rewrite is pending: \(body)")
+    }
+    // identity is no encoding.
+    let (identity, _) = try Self.quoted(quote: 64, body: "x", extra: [("content-encoding", "identity")])
+    #expect(identity.hasModeOverride)
+  }
+
+  @Test("a response to a request Augmenter answered itself is never rewritten")
+  func localAnswersAreNotWrappedTwice() throws {
+    let service = try Self.service()
+    var state = ExtProcService.RequestState(method: "GET", path: "/api/x", requestID: nil)
+    state.answeredLocally = true
+    let answer = service.answer(responseHeaders: Self.headers([(":status", "503"), ("content-type", "text/plain")]), state: &state)
+    #expect(!answer.responseHeaders.hasResponse)
   }
 
   @Test func aSelectedUpstreamErrorBecomesAProblemDocument() throws {
@@ -88,6 +167,7 @@ import Testing
       error_responses:
         statuses: [404, 399, 500-400, "5xx", 500-599]
         path_prefixes: [/api/, api]
+        quote_body_bytes: 100000
       """
     do {
       _ = try ConfigLoader.parse(bad, environment: [:])
@@ -98,7 +178,8 @@ import Testing
       #expect(problems.contains { $0.hasPrefix("error_responses.statuses[2]:") }, "\(problems)")
       #expect(problems.contains { $0.hasPrefix("error_responses.statuses[3]:") && $0.contains("5xx") }, "\(problems)")
       #expect(problems.contains { $0.hasPrefix("error_responses.path_prefixes[1]:") }, "\(problems)")
-      #expect(problems.count == 4, "\(problems)")
+      #expect(problems.contains { $0.hasPrefix("error_responses.quote_body_bytes:") && $0.contains("16384") }, "\(problems)")
+      #expect(problems.count == 5, "\(problems)")
     }
   }
 
@@ -106,7 +187,8 @@ import Testing
     let config = try makeConfig()
     #expect(!config.errorResponses.isEnabled)
     let service = ExtProcService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: ManualClock())
-    let answer = service.rewrite(Self.headers([(":status", "500")]), state: .init(method: "GET", path: "/", requestID: nil))
-    #expect(!answer.hasResponse)
+    var state = ExtProcService.RequestState(method: "GET", path: "/", requestID: nil)
+    let answer = service.answer(responseHeaders: Self.headers([(":status", "500")]), state: &state)
+    #expect(!answer.responseHeaders.hasResponse)
   }
 }

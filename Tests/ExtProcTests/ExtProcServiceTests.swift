@@ -4,6 +4,7 @@
 //===----------------------------------------------------------------------===//
 
 import AugmenterCore
+import AugmenterMetrics
 import EnvoyAPI
 import Foundation
 import GRPC
@@ -22,12 +23,15 @@ private typealias Response = Envoy_Service_ExtProc_V3_ProcessingResponse
 @Suite struct ExtProcServiceTests {
   /// A server whose Process method answers from `config`, its provider `sidecar` holding
   /// `authorization: Bearer provider-token`.
-  private static func pair(_ config: AugmenterConfig) throws -> InMemoryHTTP2 {
+  private static func pair(_ config: AugmenterConfig, metrics: MetricsRegistry? = nil) throws -> InMemoryHTTP2 {
     let registry = ProviderRegistry(config: config)
     let clock = ManualClock()
     _ = registry.states[0].publish(
       [HeaderField(name: "authorization", value: "Bearer provider-token")], fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
-    let service = ExtProcService(decider: Decider(config: config, registry: registry), clock: clock)
+    let decider = Decider(config: config, registry: registry)
+    let service = ExtProcService(
+      decider: decider, clock: clock,
+      metrics: metrics.map { CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: $0) })
     return try InMemoryHTTP2(responder: GRPCRouter(methods: [ExtProcService.path: service.method], maxMessageBytes: 1 << 20))
   }
 
@@ -144,6 +148,32 @@ private typealias Response = Envoy_Service_ExtProc_V3_ProcessingResponse
     // Envoy ends its side when the request is done: the call ends with OK.
     try pair.sendData(stream: 1, [], endStream: true)
     #expect(pair.response(stream: 1).grpcStatus == 0)
+  }
+
+  @Test("decisions are counted under front ext_proc by outcome and rule; observed requests are not; a bad message is an error")
+  func decisionsAreCounted() throws {
+    let metrics = MetricsRegistry()
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - {name: sidecar, url: "http://127.0.0.1:1/headers", ttl: 10s}
+      rules:
+        - {name: closed, match: {path_prefix: /closed}, deny: {status: 403}}
+      """, environment: [:])
+    let pair = try Self.pair(config, metrics: metrics)
+    _ = try Self.send(pair, stream: 1, [Self.requestHeaders(Self.get)])
+    _ = try Self.send(pair, stream: 3, [Self.requestHeaders([(":method", "GET"), (":path", "/closed/x")])])
+    _ = try Self.send(pair, stream: 5, [Self.requestHeaders(Self.get, observability: true)])
+    try pair.sendHeaders(stream: 7, path: ExtProcService.path)
+    try pair.sendData(stream: 7, grpcFrame([0xFF, 0xFF, 0xFF]), endStream: false)
+    let lines = metrics.exposition().split(separator: "\n")
+    func value(_ series: String) -> String? {
+      lines.first { $0.hasPrefix(series + " ") }.map { String($0.dropFirst(series.count + 1)) }
+    }
+    #expect(value(#"augmenter_checks_total{front="ext_proc",outcome="allow",rule="default",profile=""}"#) == "1")
+    #expect(value(#"augmenter_checks_total{front="ext_proc",outcome="deny",rule="closed",profile=""}"#) == "1")
+    #expect(value(#"augmenter_checks_total{front="ext_proc",outcome="error",rule="",profile=""}"#) == "1")
+    #expect(value(#"augmenter_check_duration_seconds_count{front="ext_proc"}"#) == "3")
   }
 
   @Test func observabilityModeIsNeverAnswered() throws {

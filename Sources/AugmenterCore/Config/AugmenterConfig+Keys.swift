@@ -149,6 +149,10 @@ extension AugmenterConfig {
         ) { decoder, node, path, config in
           config.errorResponses.pathPrefixes = decoder.pathPrefixList(node, path)
         },
+        .integer(
+          "quote_body_bytes", \.errorResponses.quoteBodyBytes, example: "512",
+          "Quote up to this many bytes of the upstream body in the document's `detail` (0: no quote). Envoy then "
+            + "buffers those responses' bodies, so its ext_proc filter needs `allow_mode_override: true`."),
       ]),
       "Upstream errors rewritten into RFC 7807 problem+json on the way back (ext_proc, with response headers sent)."),
     .section(

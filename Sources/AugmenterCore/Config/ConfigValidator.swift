@@ -84,6 +84,10 @@ struct ConfigValidator {
       "max_connections", (1...1_000_000).contains(config.maxConnections),
       "must be from 1 to 1000000, got \(config.maxConnections)")
     check("drain_delay", config.drainDelay >= .zero, "must not be negative")
+    check(
+      "error_responses.quote_body_bytes",
+      (0...ErrorResponses.maxQuoteBodyBytes).contains(config.errorResponses.quoteBodyBytes),
+      "must be from 0 to \(ErrorResponses.maxQuoteBodyBytes), got \(config.errorResponses.quoteBodyBytes)")
     check("http1.request_head_timeout", config.http1RequestHeadTimeout > .zero, "must be positive")
     check("http1.request_body_timeout", config.http1RequestBodyTimeout > .zero, "must be positive")
     check(

@@ -125,10 +125,19 @@ private final class RequestHandler: ChannelInboundHandler {
     guard context.channel.isActive else { return }
     var head = HTTPResponseHead(version: .http1_1, status: status)
     for field in headers { head.headers.add(name: field.name, value: field.value) }
-    head.headers.replaceOrAdd(name: "content-length", value: String(body.count))
+    // A responder that sets `transfer-encoding: chunked` gets a body without a length, sent
+    // in two chunks with a flush between (NIO's encoder frames them).
+    let chunked = head.headers["transfer-encoding"].contains("chunked")
+    if !chunked { head.headers.replaceOrAdd(name: "content-length", value: String(body.count)) }
     if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
     context.write(wrapOutboundOut(.head(head)), promise: nil)
-    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+    if chunked, body.count > 1 {
+      let half = body.count / 2
+      context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body[..<half])))), promise: nil)
+      context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body[half...])))), promise: nil)
+    } else {
+      context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+    }
     let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
     if !keepAlive {
       let channel = context.channel
