@@ -55,6 +55,8 @@ public struct ExtProcService: Sendable {
     /// The status of an upstream error whose body was asked for (mode override to BUFFERED)
     /// to quote it in the problem document; the body message then gets the rewrite.
     var quotedStatus: Int?
+    /// The deciding rule's `response_headers` (shared with the decider: no copy).
+    var responseHeaders: [HeaderField] = []
   }
 
   /// The method to register for `path`: one `ExtProcCall` per stream.
@@ -80,6 +82,9 @@ public struct ExtProcService: Sendable {
       var outcome = DecisionOutcome.error
       response = Self.response(for: self.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
       self.metrics.record(outcome, started: started)
+      if outcome.kind == .allow, self.decider.responseHeaders.indices.contains(outcome.source) {
+        state.responseHeaders = self.decider.responseHeaders[outcome.source]
+      }
       if case .immediateResponse? = response.response { state.answeredLocally = true }
     case .responseHeaders(let headers)?:
       response = self.answer(responseHeaders: headers, state: &state)
@@ -99,22 +104,26 @@ public struct ExtProcService: Sendable {
 
   /// The answer to an upstream response's headers.
   ///
-  /// CONTINUE, unless `error_responses` selects the response. Then, without a quote (or when
-  /// the body cannot be quoted: none follows, or it is content-encoded), CONTINUE_AND_REPLACE
-  /// with the problem document: Envoy drops the upstream body and its content-length itself.
-  /// With a quote, CONTINUE with a mode override to BUFFERED for this response only, so Envoy
-  /// holds the headers and sends the whole body, which `answer(responseBody:state:)` rewrites.
+  /// The deciding rule's `response_headers` apply to every response of a request that was
+  /// allowed. Beyond them, CONTINUE, unless `error_responses` selects the response. Then,
+  /// without a quote (or when the body cannot be quoted: none follows, or it is
+  /// content-encoded), CONTINUE_AND_REPLACE with the problem document: Envoy drops the upstream
+  /// body and its content-length itself. With a quote, CONTINUE with a mode override to
+  /// BUFFERED for this response only, so Envoy holds the headers and sends the whole body,
+  /// which `answer(responseBody:state:)` rewrites.
   func answer(
     responseHeaders headers: Envoy_Service_ExtProc_V3_HttpHeaders, state: inout RequestState
   ) -> Envoy_Service_ExtProc_V3_ProcessingResponse {
     var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
     response.responseHeaders = Envoy_Service_ExtProc_V3_HeadersResponse()
-    guard self.errorResponses.isEnabled, !state.answeredLocally else { return response }
+    guard !state.answeredLocally, self.errorResponses.isEnabled || !state.responseHeaders.isEmpty else { return response }
     var status: Int?
     var contentType: String?
     var encoded = false
+    var present: Set<String> = []
     for entry in headers.headers.headers {
-      switch entry.key.lowercased() {
+      let name = entry.key.lowercased()
+      switch name {
       case ":status": status = Int(Self.text(of: entry))
       case "content-type": contentType = Self.text(of: entry)
       case "content-encoding":
@@ -122,23 +131,52 @@ public struct ExtProcService: Sendable {
         encoded = encoded || !(coding.isEmpty || coding == "identity")
       default: break
       }
+      if !state.responseHeaders.isEmpty { present.insert(name) }
     }
-    guard let status,
+    var mutation = Self.mutation(state.responseHeaders, present: present)
+    guard let status, self.errorResponses.isEnabled,
       self.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
-    else { return response }
+    else {
+      if Self.changes(mutation) { response.responseHeaders.response.headerMutation = mutation }
+      return response
+    }
     if self.errorResponses.quoteBodyBytes > 0, !headers.endOfStream, !encoded {
       state.quotedStatus = status
       var mode = Envoy_Extensions_Filters_Http_ExtProc_V3_ProcessingMode()
       mode.responseBodyMode = .buffered
       response.modeOverride = mode
+      if Self.changes(mutation) { response.responseHeaders.response.headerMutation = mutation }
       return response
     }
     var common = self.problemResponse(status: status, detail: self.errorResponses.detail(status: status), state: state)
     common.status = .continueAndReplace
-    // A gzip upstream error must not reach the client labelled gzip.
-    common.headerMutation.removeHeaders = ["content-encoding"]
+    // The document's content-type wins over a rule's; a gzip upstream error must not reach the
+    // client labelled gzip.
+    mutation.setHeaders.removeAll { $0.header.key == "content-type" }
+    common.headerMutation.setHeaders += mutation.setHeaders
+    common.headerMutation.removeHeaders = mutation.removeHeaders.filter { $0 != "content-type" } + ["content-encoding"]
     response.responseHeaders.response = common
     return response
+  }
+
+  /// The header mutation of `response_headers` on a response that has the headers `present`:
+  /// `add_if_absent` only where the response lacks the header.
+  static func mutation(_ fields: [HeaderField], present: Set<String>) -> Envoy_Service_ExtProc_V3_HeaderMutation {
+    var mutation = Envoy_Service_ExtProc_V3_HeaderMutation()
+    for field in fields {
+      switch field.action {
+      case .set: mutation.setHeaders.append(Self.option(field, append: false))
+      case .append: mutation.setHeaders.append(Self.option(field, append: true))
+      case .addIfAbsent where !present.contains(field.name): mutation.setHeaders.append(Self.option(field, append: false))
+      case .addIfAbsent: break
+      case .remove: mutation.removeHeaders.append(field.name)
+      }
+    }
+    return mutation
+  }
+
+  private static func changes(_ mutation: Envoy_Service_ExtProc_V3_HeaderMutation) -> Bool {
+    !mutation.setHeaders.isEmpty || !mutation.removeHeaders.isEmpty
   }
 
   /// The answer to a response body: CONTINUE, or, for the error whose body the headers' answer

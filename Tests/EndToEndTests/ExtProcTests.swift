@@ -193,7 +193,7 @@ extension EndToEnd {
           headers = [HeaderField("content-type", "text/plain")]
           body = Array(String(repeating: "a long upstream story ", count: 300).utf8)
         default:
-          headers = [HeaderField("content-type", "text/plain")]
+          headers = [HeaderField("content-type", "text/plain"), HeaderField("x-powered-by", "upstream-framework")]
         }
         respond(HTTPResponseStatus(statusCode: status), headers, body)
       }
@@ -264,6 +264,33 @@ extension EndToEnd {
         let ok = try await envoy.send(path: "/api/orders/200/chunked")
         #expect(ok.status == 200)
         #expect(ok.text == "upstream says 200, with details the client must not see\n", "\(ok)")
+      }
+    }
+
+    @Test("a rule's response_headers reach the client on 2xx and on rewritten errors; other rules' responses are untouched")
+    func responseHeaderActions() async throws {
+      let policy =
+        Self.policy + """
+
+          rules:
+            - name: site
+              match: {path_prefix: /api/site/}
+              allow:
+                response_headers:
+                  strict-transport-security: max-age=63072000
+                  x-powered-by: {action: remove}
+          """
+      try await withTestScope { scope in
+        let envoy = try await Self.start(scope: scope, policy: policy)
+        for (path, status) in [("/api/site/200/plain", 200), ("/api/site/500/plain", 500)] {
+          let response = try await envoy.send(path: path)
+          #expect(response.status == status, "\(path): \(response)")
+          #expect(response.header("strict-transport-security") == "max-age=63072000", "\(path): \(response)")
+          #expect(response.header("x-powered-by") == nil, "\(path): \(response)")
+        }
+        let other = try await envoy.send(path: "/api/other/200/plain")
+        #expect(other.header("x-powered-by") == "upstream-framework", "\(other)")
+        #expect(other.header("strict-transport-security") == nil, "\(other)")
       }
     }
 

@@ -313,6 +313,21 @@ extension AllowOutcome {
     ConfigField("on_unavailable", type: "allow or deny", example: "allow", "Overrides on_unavailable for this rule.") {
       decoder, node, path, allow in allow.onUnavailable = decoder.unavailablePolicy(node, path)
     },
+    ConfigField(
+      "response_headers", type: "header entries (literal values)", shape: .namedEntries, environment: false,
+      children: HeaderRule.entryFields.docs.filter { $0.name != "template" },
+      "Header actions on the upstream's response (security headers, say), in the syntax of headers; ext_proc only, "
+        + "with response headers sent. add_if_absent and append look at the response's headers."
+    ) { decoder, node, path, allow in
+      let rules = decoder.headerRules(node, path)
+      // A response is answered long after the request's attributes are gone: values are fixed.
+      for rule in rules {
+        if case .template(let template) = rule.value, template.literalText == nil {
+          decoder.fail("\(path).\(rule.name)", "response headers take literal values, not templates")
+        }
+      }
+      allow.responseHeaders = rules
+    },
   ])
 }
 

@@ -94,6 +94,10 @@ extension ConfigValidator {
       }
       validateProviderList(allow.providers, "\(path).providers", providers: providers)
       validateHeaderRules(allow.headers, "\(path).headers", providers: providers)
+      validateHeaderRules(allow.responseHeaders, "\(path).response_headers", providers: providers)
+      for rule in allow.responseHeaders where rule.name.lowercased() == "content-length" {
+        check("\(path).response_headers.\(rule.name)", false, "Envoy keeps the response's content-length; it cannot be changed here")
+      }
     case .redirect(let redirect):
       check(
         "\(path).status", ProblemDocument.redirectStatuses.contains(redirect.status),

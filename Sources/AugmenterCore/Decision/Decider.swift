@@ -55,7 +55,12 @@ public struct Decider: Sendable {
     self.policy = config.isPolicyFree ? nil : CompiledPolicy(config: config, registry: registry)
     self.httpModePathPrefix = config.httpModePathPrefix.flatMap { $0.isEmpty ? nil : $0 }
     self.outcomeSources = DecisionOutcome.sources(of: config)
+    self.responseHeaders = DecisionOutcome.responseHeaders(of: config)
   }
+
+  /// The response header actions of each `DecisionOutcome.source` (rules, then `default`),
+  /// for the ext_proc front's response phase: `responseHeaders[outcome.source]` after an allow.
+  public let responseHeaders: [[HeaderField]]
 
   /// What each `DecisionOutcome.source` of this decider stands for (rules, then `default`).
   public let outcomeSources: [DecisionOutcome.Source]

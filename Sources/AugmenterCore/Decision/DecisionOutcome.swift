@@ -72,4 +72,29 @@ public struct DecisionOutcome: Sendable, Hashable {
     return config.rules.indices.map { source(config.rules[$0].name ?? String($0), config.rules[$0].outcome) }
       + [source("default", config.defaultOutcome ?? .allow(AllowOutcome()))]
   }
+
+  /// The `response_headers` of each source of `config` (indexed like `sources(of:)`): one
+  /// entry per name (the last one written wins), empty for a source that is not an allow.
+  static func responseHeaders(of config: AugmenterConfig) -> [[HeaderField]] {
+    func fields(_ outcome: RuleOutcome) -> [HeaderField] {
+      guard case .allow(let allow) = outcome else { return [] }
+      var out: [HeaderField] = []
+      for rule in allow.responseHeaders {
+        let value: String
+        switch rule.value {
+        case .literal(let text): value = HeaderRules.trimmed(text)
+        case .template(let template): value = HeaderRules.trimmed(template.literalText ?? "")
+        case .none: value = ""
+        }
+        let field = HeaderField(name: rule.name.lowercased(), value: value, action: rule.action)
+        if let position = out.firstIndex(where: { $0.name == field.name }) {
+          out[position] = field
+        } else {
+          out.append(field)
+        }
+      }
+      return out
+    }
+    return config.rules.map { fields($0.outcome) } + [fields(config.defaultOutcome ?? .allow(AllowOutcome()))]
+  }
 }

@@ -72,13 +72,20 @@ public struct AllowOutcome: Sendable, Hashable {
   public var headers: [HeaderRule]
   /// What happens when a needed provider is unusable; `nil`: the profile's, else the top level's.
   public var onUnavailable: UnavailablePolicy?
+  /// Header actions on the upstream's response (literal values; a later entry for a name
+  /// wins). Only the ext_proc front sees responses.
+  public var responseHeaders: [HeaderRule]
 
   /// Creates an allow outcome; the default is the behaviour without rules.
-  public init(profile: String? = nil, providers: [String]? = nil, headers: [HeaderRule] = [], onUnavailable: UnavailablePolicy? = nil) {
+  public init(
+    profile: String? = nil, providers: [String]? = nil, headers: [HeaderRule] = [], onUnavailable: UnavailablePolicy? = nil,
+    responseHeaders: [HeaderRule] = []
+  ) {
     self.profile = profile
     self.providers = providers
     self.headers = headers
     self.onUnavailable = onUnavailable
+    self.responseHeaders = responseHeaders
   }
 }
 
