@@ -21,7 +21,8 @@ public struct HTTP2ConnectionNotice: Sendable, Hashable, CustomStringConvertible
     private init(_ base: Base) { self.base = base }
 
     /// The peer made us queue more control frames than allowed without reading them (a PING or
-    /// SETTINGS flood): GOAWAY ENHANCE_YOUR_CALM, then close. Worth a warning.
+    /// SETTINGS flood), or reset too many streams before they were answered (rapid reset):
+    /// GOAWAY ENHANCE_YOUR_CALM, then close. Worth a warning.
     public static let flooded = Kind(.flooded)
     /// No open stream and no frame received for `HTTP2Settings.idleTimeout`: graceful GOAWAY, then
     /// close. Routine: worth an info line.

@@ -112,7 +112,13 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     do {
       try session.receive(bytes)
     } catch let error where error.isFlood {
-      self.terminateFlooded(context: context)
+      self.terminateFlooded(
+        context: context,
+        reason:
+          "more than \(self.settings.maxOutboundControlFrames) PING/SETTINGS acknowledgements queued for a peer that does not read them")
+      return
+    } catch let error where error.isResetFlood {
+      self.terminateFlooded(context: context, reason: error.message)
       return
     } catch {
       // Bad preface or a fatal library error: flush what nghttp2 queued (its GOAWAY), then close.
@@ -365,17 +371,12 @@ public final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, Removable
     }
   }
 
-  /// nghttp2 found the peer flooding us: GOAWAY ENHANCE_YOUR_CALM, then close.
-  private func terminateFlooded(context: ChannelHandlerContext) {
+  /// The peer floods us (`reason` says with what): GOAWAY ENHANCE_YOUR_CALM, then close.
+  private func terminateFlooded(context: ChannelHandlerContext, reason: String) {
     guard let session = self.session else { return }
     self.terminating = true
     context.fireUserInboundEventTriggered(
-      HTTP2ConnectionNotice(
-        kind: .flooded,
-        reason:
-          "more than \(self.settings.maxOutboundControlFrames) PING/SETTINGS acknowledgements queued for a peer that does not read them: GOAWAY ENHANCE_YOUR_CALM and close"
-      )
-    )
+      HTTP2ConnectionNotice(kind: .flooded, reason: reason + ": GOAWAY ENHANCE_YOUR_CALM and close"))
     do {
       try session.terminateEnhanceYourCalm()
     } catch {

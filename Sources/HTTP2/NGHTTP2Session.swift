@@ -64,6 +64,8 @@ final class NGHTTP2Session {
     var responseQueued = 0
     /// The streaming response was reset for queueing too much: nothing more is appended.
     var responseRefused = false
+    /// A response was submitted: a reset from the client after it is not rapid reset.
+    var answered = false
 
     init() {
       self.headers.reserveCapacity(12)
@@ -92,6 +94,7 @@ final class NGHTTP2Session {
       self.heldByReceiver = 0
       self.responseQueued = 0
       self.responseRefused = false
+      self.answered = false
     }
 
     func makeHead(streamID: Int32) -> HTTP2RequestHead {
@@ -132,6 +135,10 @@ final class NGHTTP2Session {
   private var bufferedBytes = 0
   /// Paths whose requests are streamed (`HTTP2RequestResponder.streamingRequestPaths`).
   private let streamingRequestPaths: [String]
+  /// Resets of unanswered streams the client may still make (rapid reset).
+  private var resetBudget = StreamResetBudget(now: NIODeadline.now().uptimeNanoseconds)
+  /// The client spent `resetBudget` during the current `receive`.
+  private var resetFlooded = false
   /// Our graceful GOAWAY went out already (a second shutdown request does nothing).
   private var goawaySubmitted = false
   /// The PING sent after the shutdown notice, not yet acknowledged.
@@ -177,9 +184,10 @@ final class NGHTTP2Session {
     nghttp2_option_set_max_outbound_ack(option, max(1, settings.maxOutboundControlFrames))
     // Entries in one SETTINGS frame (nghttp2's default): each costs a little memory and work.
     nghttp2_option_set_max_settings(option, 32)
-    // Rapid reset (CVE-2023-44487): a burst of 1000 client RST_STREAMs, then 33 per second, and
-    // the connection gets GOAWAY. nghttp2's defaults, stated so they stay what we tested.
-    nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
+    // Rapid reset (CVE-2023-44487) is limited by `StreamResetBudget`, which counts only streams
+    // reset before they were answered; nghttp2's limit counts every reset, and Envoy's ext_proc
+    // filter resets every stream it is done with. Its bucket is made too large to matter.
+    nghttp2_option_set_stream_reset_rate_limit(option, UInt64(1) << 62, UInt64(1) << 32)
     // CONTINUATION flood (CVE-2024-27316 class): at most 8 CONTINUATION frames after a HEADERS;
     // with SETTINGS_MAX_HEADER_LIST_SIZE this bounds the work and memory of one header block.
     nghttp2_option_set_max_continuations(option, 8)
@@ -260,6 +268,14 @@ final class NGHTTP2Session {
         self.session,
         base.assumingMemoryBound(to: UInt8.self),
         bytes.count
+      )
+    }
+    if self.resetFlooded {
+      self.events.removeAll()
+      throw HTTP2Error(
+        code: HTTP2Error.resetFloodCode,
+        message:
+          "more than \(StreamResetBudget.burst) streams (then \(StreamResetBudget.perSecond) per second) reset by the client before they were answered (rapid reset)"
       )
     }
     if result < 0 {
@@ -373,6 +389,7 @@ final class NGHTTP2Session {
   /// Queues a response on a stream. A stream the client already reset is silently skipped.
   func submit(_ response: HTTP2Response, streamID: Int32) throws(HTTP2Error) {
     guard let stream = self.stream(streamID) else { return }
+    stream.answered = true
     let fields = response.headers
     let status = response.status
     let hasBody = (response.body?.readableBytes ?? 0) > 0
@@ -398,6 +415,7 @@ final class NGHTTP2Session {
   /// Queues the HEADERS of a response whose body is written over time (`appendStreamData`).
   func submitStreamingResponse(status: Int, headers: [HTTP2Header], streamID: Int32) throws(HTTP2Error) {
     guard let stream = self.stream(streamID) else { return }
+    stream.answered = true
     try self.submitStreamingResponse(status: status, headers: headers, stream: stream, streamID: streamID)
   }
 
@@ -529,6 +547,12 @@ final class NGHTTP2Session {
     }
     let endStream = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     guard let stream = self.stream(streamID) else { return 0 }
+    if type == UInt8(NGHTTP2_RST_STREAM.rawValue) {
+      guard !stream.answered, !self.resetBudget.take(now: NIODeadline.now().uptimeNanoseconds) else { return 0 }
+      // Stops parsing this read at once; `receive` turns it into the flood error.
+      self.resetFlooded = true
+      return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+    }
     if type == UInt8(NGHTTP2_HEADERS.rawValue), isRequestHeaders {
       stream.headComplete = true
       if !self.streamingRequestPaths.isEmpty, self.streamingRequestPaths.contains(stream.path) {
@@ -863,4 +887,10 @@ private func readResponseData(
 extension HTTP2Error {
   /// nghttp2 found the peer flooding us (NGHTTP2_ERR_FLOODED): too many acknowledgements owed.
   var isFlood: Bool { self.code == Int(NGHTTP2_ERR_FLOODED.rawValue) }
+
+  /// Our code for a client past `StreamResetBudget` (outside nghttp2's range of codes).
+  static let resetFloodCode = -100_001
+
+  /// The client reset too many streams before they were answered (rapid reset).
+  var isResetFlood: Bool { self.code == Self.resetFloodCode }
 }

@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import NIOCore
 import NIOHTTP1
 import TestSupport
 import Testing
@@ -36,6 +37,28 @@ extension EndToEnd {
           #expect(upstream.values("x-client") == ["keep-me"])
         }
         #expect(!stack.augmenter.process.log().contains("provider-secret-51c2"), "a header value was logged")
+      }
+    }
+
+    @Test(
+      "h2load through Envoy: 20,000 requests, 0 failures, each reached the upstream with the provider's header, one Process stream each on one connection"
+    )
+    func h2loadThroughEnvoy() async throws {
+      try await withTestScope { scope in
+        let stack = try await Stack.start(scope: scope, answer: .headers(["x-a": "loaded"]), envoyConfig: "ext-proc.yaml")
+        try await stack.augmenter.waitUntilReady()
+        let requests = 20_000
+        let run = try await H2Load.gets(
+          url: "http://127.0.0.1:\(stack.envoy.listenerPort)/load", requests: requests, scope: scope)
+        try run.expectAllSucceeded()
+        // What h2load cannot check, the upstream does: every request carried the injected header.
+        let received = stack.upstream.requests.filter { $0.uri == "/load" }
+        #expect(received.count == requests, "upstream received \(received.count)")
+        #expect(received.allSatisfy { $0.values("x-a") == ["loaded"] }, "a request reached the upstream without its header")
+        // Envoy's one worker multiplexed every Process stream onto one HTTP/2 connection.
+        let stats = try await EnvoyStats.fetch(adminPort: stack.envoy.adminPort, filter: "cluster.augmenter.upstream_")
+        #expect(stats["cluster.augmenter.upstream_cx_total"] == 1, "\(stats)")
+        #expect((stats["cluster.augmenter.upstream_rq_total"] ?? 0) >= requests, "\(stats)")
       }
     }
 
@@ -171,7 +194,7 @@ extension EndToEnd {
 
     /// `/<anything>/<status>/<kind>`: that status, with a body of that kind (plain, gzip, problem, grpc).
     static func upstream(scope: TestScope) async throws -> HTTP1TestServer {
-      try await HTTP1TestServer.start(name: "error-upstream", scope: scope) { request, respond, _ in
+      try await HTTP1TestServer.start(name: "error-upstream", scope: scope) { request, respond, eventLoop in
         let parts = request.uri.split(separator: "?")[0].split(separator: "/")
         let status = parts.count >= 2 ? Int(parts[parts.count - 2]) ?? 200 : 200
         let kind = parts.last.map(String.init) ?? "plain"
@@ -195,18 +218,72 @@ extension EndToEnd {
         default:
           headers = [HeaderField("content-type", "text/plain"), HeaderField("x-powered-by", "upstream-framework")]
         }
-        respond(HTTPResponseStatus(statusCode: status), headers, body)
+        // `/slow/` answers after 1.5 s: long enough to kill Augmenter while the Process stream waits.
+        if request.uri.contains("/slow/") {
+          eventLoop.scheduleTask(in: .milliseconds(1500)) { respond(HTTPResponseStatus(statusCode: status), headers, body) }
+        } else {
+          respond(HTTPResponseStatus(statusCode: status), headers, body)
+        }
       }
     }
 
     /// A provider, the error upstream, Augmenter with `policy`, and Envoy calling it through ext_proc.
     static func start(scope: TestScope, policy: String = Self.policy) async throws -> EnvoyProcess {
+      try await Self.startStack(scope: scope, policy: policy).envoy
+    }
+
+    /// `start`, returning Augmenter and the provider too, with Envoy's config text changed by
+    /// `substitutions`.
+    static func startStack(
+      scope: TestScope, policy: String = Self.policy, substitutions: [String: String] = [:]
+    ) async throws -> (envoy: EnvoyProcess, augmenter: AugmenterProcess, provider: TestProvider) {
       let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
       let upstream = try await Self.upstream(scope: scope)
       let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: policy)
       try await augmenter.waitUntilReady()
-      return try await EnvoyProcess.start(
-        scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+      let envoy = try await EnvoyProcess.start(
+        scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort,
+        upstreamPort: upstream.port, substitutions: substitutions)
+      return (envoy, augmenter, provider)
+    }
+
+    @Test(
+      "Augmenter killed mid-stream: failure_mode_allow decides (fail closed: 500; open: the upstream's answer), and after a restart on the same port requests work",
+      arguments: [false, true])
+    func killedMidStream(failureModeAllow: Bool) async throws {
+      try await withTestScope { scope in
+        let (envoy, augmenter, provider) = try await Self.startStack(
+          scope: scope, substitutions: ["failure_mode_allow: false": "failure_mode_allow: \(failureModeAllow)"])
+        let before = try await envoy.send(path: "/api/orders/200/plain")
+        #expect(before.status == 200, "\(before)")
+
+        // The Process stream of this request waits for the response headers when Augmenter dies.
+        async let inFlight = envoy.send(path: "/api/slow/200/plain")
+        try await Task.sleep(for: .milliseconds(500))
+        augmenter.process.send(signal: SIGKILL)
+        _ = await augmenter.process.waitForExit(timeout: .seconds(10))
+        let cut = try await inFlight
+        let whileDown = try await envoy.send(path: "/api/orders/200/plain")
+        for (what, response) in [("in flight", cut), ("while down", whileDown)] {
+          if failureModeAllow {
+            #expect(response.status == 200, "\(what): \(response)")
+            #expect(response.text.hasPrefix("upstream says 200"), "\(what): \(response)")
+          } else {
+            #expect(response.status == 500, "\(what): \(response)")
+            #expect(!response.text.contains("upstream says"), "\(what): \(response)")
+          }
+        }
+
+        // A new instance on the same check port: Envoy reconnects and the next requests work.
+        let restarted = try await AugmenterProcess.start(scope: scope, name: "augmenter-restarted") { _, adminPort in
+          PolicyAugmenter.yaml(checkPort: augmenter.checkPort, adminPort: adminPort, providerURL: provider.url, policy: Self.policy)
+        }
+        try await restarted.waitUntilReady()
+        try await eventually("requests to work again after the restart", timeout: .seconds(15), every: .milliseconds(200)) {
+          let response = try await envoy.send(path: "/api/orders/500/plain")
+          return response.status == 500 && response.header("content-type") == "application/problem+json" ? true : nil
+        }
+      }
     }
 
     @Test("plain, gzip and chunked 404, 500, 502, 503 under /api/ arrive as problem+json with status, type, title, instance and length")

@@ -92,6 +92,21 @@ enum H2Load {
     return Run(exit: exit, output: output, requests: summary?.done ?? -1)
   }
 
+  /// Sends `requests` GETs of `url` over `connections` connections with `streams` concurrent
+  /// streams each (h2c prior knowledge, as to Envoy's listener); prints h2load's summary lines.
+  static func gets(
+    url: String, requests: Int, scope: TestScope, connections: Int = 4, streams: Int = 10, timeout: Duration = .seconds(300)
+  ) async throws -> Run {
+    let h2load = try TestEnvironment.h2loadBinary()
+    let run = try ChildProcess.spawn(
+      name: "h2load-gets", executable: h2load,
+      arguments: ["-n", String(requests), "-c", String(connections), "-m", String(streams), url], scope: scope)
+    let exit = await run.waitForExit(timeout: timeout)
+    let output = run.log()
+    print(output.split(separator: "\n").filter { $0.hasPrefix("requests:") || $0.hasPrefix("status codes:") }.joined(separator: "\n"))
+    return Run(exit: exit, output: output, requests: requests)
+  }
+
   /// Sends `requests` Check calls with `body` (a length-prefixed CheckRequest) to `url` over
   /// `connections` connections with `streams` concurrent streams each; prints h2load's summary lines.
   static func checks(
