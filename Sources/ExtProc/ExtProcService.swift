@@ -87,6 +87,13 @@ public struct ExtProcService: Sendable {
       }
       if case .immediateResponse? = response.response { state.answeredLocally = true }
     case .responseHeaders(let headers)?:
+      if state.method.isEmpty, state.path.isEmpty {
+        // Request headers skipped (ext_authz decided): the filter's `response_attributes` say
+        // what the rewrite needs to know of the request.
+        state.method = Self.attribute("request.method", in: request.attributes) ?? ""
+        state.path = Self.attribute("request.path", in: request.attributes) ?? ""
+        state.requestID = Self.attribute("request.id", in: request.attributes)
+      }
       response = self.answer(responseHeaders: headers, state: &state)
     case .requestBody?:
       response.requestBody = Envoy_Service_ExtProc_V3_BodyResponse()
@@ -252,21 +259,25 @@ public struct ExtProcService: Sendable {
       peerIdentity: peerIdentity)
   }
 
-  /// The IP of `source.address` (`ip:port`, `[ipv6]:port`) in any filter's attribute struct.
-  static func sourceAddress(_ attributes: [String: Google_Protobuf_Struct]) -> String? {
+  /// The text of the attribute `name` (`request.path`, `source.address`...) in any filter's
+  /// attribute struct; nil when absent, empty or not a string.
+  static func attribute(_ name: String, in attributes: [String: Google_Protobuf_Struct]) -> String? {
     for attributes in attributes.values {
-      guard case .stringValue(let address)? = attributes.fields["source.address"]?.kind, !address.isEmpty else {
-        continue
-      }
-      if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
-        return String(address[address.index(after: address.startIndex)..<close])
-      }
-      if address.filter({ $0 == ":" }).count == 1, let colon = address.firstIndex(of: ":") {
-        return String(address[..<colon])
-      }
-      return address
+      if case .stringValue(let text)? = attributes.fields[name]?.kind, !text.isEmpty { return text }
     }
     return nil
+  }
+
+  /// The IP of `source.address` (`ip:port`, `[ipv6]:port`) in any filter's attribute struct.
+  static func sourceAddress(_ attributes: [String: Google_Protobuf_Struct]) -> String? {
+    guard let address = Self.attribute("source.address", in: attributes) else { return nil }
+    if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+      return String(address[address.index(after: address.startIndex)..<close])
+    }
+    if address.filter({ $0 == ":" }).count == 1, let colon = address.firstIndex(of: ":") {
+      return String(address[..<colon])
+    }
+    return address
   }
 
   /// The answer to `request_headers` for a decision.

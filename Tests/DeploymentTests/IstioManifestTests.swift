@@ -133,6 +133,47 @@ struct IstioManifestTests {
     }
   }
 
+  @Test(
+    "ext_proc overlay: an EnvoyFilter puts ext_proc before my-app's inbound router, calling Augmenter's Service with envoy/ext-proc-error-responses.yaml's settings"
+  )
+  func extProcOverlay() async throws {
+    let rendering = try await Kustomize.shared.render("k8s/overlays/istio-ext-proc")
+    let filter = try rendering.one("EnvoyFilter")
+    // EnvoyFilter has no v1 API (Istio keeps it at v1alpha3).
+    #expect(filter.apiVersion == "networking.istio.io/v1alpha3")
+    #expect(filter.namespace == "my-app")
+    #expect(filter.spec?[path: "workloadSelector.labels"]?.stringMap == ["app": "my-app"])
+    let patches = try #require(filter.spec?["configPatches"]?.array)
+    #expect(patches.count == 1)
+    let patch = try #require(patches.first)
+    #expect(patch["applyTo"]?.string == "HTTP_FILTER")
+    #expect(patch[path: "match.context"]?.string == "SIDECAR_INBOUND")
+    #expect(patch[path: "match.listener.filterChain.filter.name"]?.string == "envoy.filters.network.http_connection_manager")
+    #expect(patch[path: "match.listener.filterChain.filter.subFilter.name"]?.string == "envoy.filters.http.router")
+    #expect(patch[path: "patch.operation"]?.string == "INSERT_BEFORE")
+    #expect(patch[path: "patch.value.name"]?.string == "envoy.filters.http.ext_proc")
+    let typed = try #require(patch[path: "patch.value.typed_config"]?.object)
+
+    // The cluster Istio makes for the rendered Service's check port.
+    let service = try rendering.one("Service", named: "augmenter")
+    let port = try #require(
+      service.spec?["ports"]?.array?.first { $0["name"]?.string == "grpc-authz" }?["port"]?.int)
+    let namespace = try #require(service.namespace)
+    #expect(
+      typed["grpc_service"]?[path: "envoy_grpc.cluster_name"]?.string
+        == "outbound|\(port)||augmenter.\(namespace).svc.cluster.local")
+
+    // Every other setting is the validated example's (envoy --mode validate runs on it).
+    let example = try await YAML.document(
+      String(contentsOf: Repository.url("envoy/ext-proc-error-responses.yaml"), encoding: .utf8))
+    let chain = example[path: "static_resources.listeners"]?.array?.first?["filter_chains"]?.array?.first
+    let manager = chain?["filters"]?.array?.first?["typed_config"]
+    let exampleFilter = try #require(
+      manager?["http_filters"]?.array?.first { $0["name"]?.string == "envoy.filters.http.ext_proc" }?["typed_config"]?.object)
+    #expect(typed.filter { $0.key != "grpc_service" } == exampleFilter.filter { $0.key != "grpc_service" })
+    #expect(typed["allow_mode_override"]?.bool == true, "quote_body_bytes needs the mode override")
+  }
+
   @Test("sidecar overlay: the policy selects app: my-app; Augmenter's namespace gets sidecars")
   func sidecarOverlay() async throws {
     let rendering = try await Kustomize.shared.render("k8s/overlays/istio-sidecar")

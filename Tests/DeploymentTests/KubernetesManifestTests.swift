@@ -15,7 +15,9 @@ struct KubernetesManifestTests {
   /// kubernetes-validate ships.
   static let schemaVersions = ["1.30.0", "1.37.0"]
   /// The only CRD kinds the overlays may use; IstioManifestTests checks each of them.
-  static let istioKinds: Set = ["AuthorizationPolicy", "ServiceEntry", "Gateway", "VirtualService", "DestinationRule"]
+  static let istioKinds: Set = [
+    "AuthorizationPolicy", "ServiceEntry", "Gateway", "VirtualService", "DestinationRule", "EnvoyFilter",
+  ]
 
   @Test("renders, and every core object passes kubernetes-validate --strict", arguments: Kustomize.directories)
   func coreObjectsPassTheirSchema(directory: String) async throws {

@@ -235,16 +235,52 @@ extension EndToEnd {
     /// `start`, returning Augmenter and the provider too, with Envoy's config text changed by
     /// `substitutions`.
     static func startStack(
-      scope: TestScope, policy: String = Self.policy, substitutions: [String: String] = [:]
+      scope: TestScope, policy: String = Self.policy, configFile: String = "ext-proc-error-responses.yaml",
+      substitutions: [String: String] = [:]
     ) async throws -> (envoy: EnvoyProcess, augmenter: AugmenterProcess, provider: TestProvider) {
       let provider = try await TestProvider.start(scope: scope, answer: .headers(["x-a": "1"]))
       let upstream = try await Self.upstream(scope: scope)
       let augmenter = try await PolicyAugmenter.start(scope: scope, providerURL: provider.url, policy: policy)
       try await augmenter.waitUntilReady()
       let envoy = try await EnvoyProcess.start(
-        scope: scope, configFile: "ext-proc-error-responses.yaml", augmenterPort: augmenter.checkPort,
+        scope: scope, configFile: configFile, augmenterPort: augmenter.checkPort,
         upstreamPort: upstream.port, substitutions: substitutions)
       return (envoy, augmenter, provider)
+    }
+
+    @Test(
+      "ext_authz and ext_proc together (envoy/ext-authz-and-ext-proc.yaml): errors rewritten from response attributes, a denial not wrapped twice, a route with ext_proc disabled left alone"
+    )
+    func withExtAuthz() async throws {
+      let policy =
+        Self.policy + """
+
+          rules:
+            - match: {path_prefix: /api/closed/}
+              deny: {status: 403, detail: "closed by ext_authz"}
+          """
+      try await withTestScope { scope in
+        let (envoy, _, _) = try await Self.startStack(scope: scope, policy: policy, configFile: "ext-authz-and-ext-proc.yaml")
+        let rewritten = try await envoy.send(path: "/api/orders/502/plain", headers: [HeaderField("x-request-id", "both-1")])
+        #expect(rewritten.status == 502, "\(rewritten)")
+        #expect(rewritten.header("content-type") == "application/problem+json", "\(rewritten)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(rewritten.body)) as? [String: Any], "\(rewritten)")
+        #expect(document["instance"] as? String == "both-1", "\(rewritten)")
+        #expect(document["title"] as? String == "Bad Gateway", "\(rewritten)")
+
+        let denied = try await envoy.send(path: "/api/closed/x")
+        #expect(denied.status == 403, "\(denied)")
+        #expect(denied.header("content-type") == "application/problem+json", "\(denied)")
+        #expect(denied.text.contains("closed by ext_authz"), "\(denied)")
+
+        let raw = try await envoy.send(path: "/api/raw/orders/500/plain")
+        #expect(raw.status == 500, "\(raw)")
+        #expect(raw.header("content-type") == "text/plain", "\(raw)")
+        #expect(raw.text.hasPrefix("upstream says 500"), "\(raw)")
+
+        let ok = try await envoy.send(path: "/api/orders/200/plain")
+        #expect(ok.text == "upstream says 200, with details the client must not see\n", "\(ok)")
+      }
     }
 
     @Test(
