@@ -347,6 +347,25 @@ extension EndToEnd {
       }
     }
 
+    @Test("the README's custom-errors recipe: 502 and 503 under /api/ get their type URIs and title, 500 about:blank, 404 untouched")
+    func customErrorsRecipe() async throws {
+      try await withTestScope { scope in
+        let envoy = try await Self.start(scope: scope, policy: PolicyRecipe.customErrors)
+        for (status, type) in [
+          (502, "https://errors.example/bad-gateway"), (503, "https://errors.example/unavailable"), (500, "about:blank"),
+        ] {
+          let response = try await envoy.send(path: "/api/orders/\(status)/plain")
+          #expect(response.status == status, "\(response)")
+          let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], "\(response)")
+          #expect(document["type"] as? String == type, "\(response)")
+          #expect(
+            document["title"] as? String == (status == 500 ? "Internal Server Error" : "The service is having trouble"), "\(response)")
+        }
+        let notFound = try await envoy.send(path: "/api/orders/404/plain")
+        #expect(notFound.header("content-type") == "text/plain", "\(notFound)")
+      }
+    }
+
     @Test("quote_body_bytes: the upstream body is quoted in detail, bounded; gzip bodies are not quoted; lengths are right")
     func upstreamBodiesAreQuoted() async throws {
       try await withTestScope { scope in

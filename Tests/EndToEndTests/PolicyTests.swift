@@ -76,9 +76,20 @@ enum PolicyRecipe {
         deny: {status: 403, detail: "the admin area is closed"}
     """
 
+  /// The custom-errors WasmPlugin: upstream 5xx under /api/ as problem+json (ext_proc).
+  static let customErrors = """
+    problem_types:
+      "502": {type: "https://errors.example/bad-gateway", title: "The service is having trouble"}
+      "503": {type: "https://errors.example/unavailable", title: "The service is having trouble"}
+    error_responses:
+      statuses: [500-599]
+      path_prefixes: [/api/]
+    """
+
   static let all: [(String, String)] = [
     ("templatedHeader", templatedHeader), ("ipRedirect", ipRedirect), ("rateLimit", rateLimit),
     ("failureStrategy", failureStrategy), ("profiles", profiles), ("headerActions", headerActions), ("deny", deny),
+    ("customErrors", customErrors),
   ]
 }
 
