@@ -57,7 +57,9 @@ struct Rendering: Sendable {
 actor Kustomize {
   static let shared = Kustomize()
   /// Every kustomization directory the tests render; the first is the base.
-  static let directories = ["k8s/base", "k8s/overlays/istio-sidecar", "k8s/overlays/istio-egress-gateway"]
+  static let directories = [
+    "k8s/base", "k8s/overlays/istio-sidecar", "k8s/overlays/istio-egress-gateway", "k8s/overlays/token-exchange",
+  ]
 
   private var renderings: [String: Task<Rendering, any Error>] = [:]
 

@@ -1,0 +1,251 @@
+//===----------------------------------------------------------------------===//
+// End-to-end tests: the token_exchange provider (RFC 8693) against a real authorization server
+// (Authlib, with the token exchange grant of scripts/oauth2-server.py), through a real Envoy.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import TestSupport
+import Testing
+
+extension EndToEnd {
+  /// Subject tokens signed like Kubernetes service-account tokens, exchanged by Augmenter for the
+  /// authorization server's short-lived JWTs, which reach the echo upstream through Envoy.
+  @Suite("OAuth 2.0 token exchange provider")
+  struct TokenExchange {
+    /// `expiry_skew` of every test here: tokens live a few seconds.
+    static let skew: TimeInterval = 1
+    static let grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+    /// The server, the subject-token issuer and file, the echo upstream, Augmenter and Envoy.
+    struct Setup {
+      let server: OAuth2Server
+      let issuer: SubjectTokenIssuer
+      let subjectFile: URL
+      let upstream: EchoUpstream
+      let augmenter: AugmenterProcess
+      let envoy: EnvoyProcess
+
+      /// Starts everything with a subject token for `subject`; waits for readiness when `ready`.
+      static func start(
+        scope: TestScope, expiresIn: Int, subject: String = "system:serviceaccount:apps:reader", clockOffset: Int = 0,
+        ready: Bool = true
+      ) async throws -> Setup {
+        let issuer = try await SubjectTokenIssuer.make(scope: scope)
+        let server = try await OAuth2Server.start(
+          scope: scope, clientID: "augmenter", secret: "s3cret-X", expiresIn: expiresIn, subjectIssuer: issuer,
+          clockOffset: clockOffset)
+        let secretFile = scope.file("client-secret")
+        try Data("s3cret-X\n".utf8).write(to: secretFile)
+        // A projected volume's token file: one line, no newline (kubelet writes it so).
+        let subjectFile = scope.file("subject-token")
+        try Data(try await issuer.token(subject: subject).utf8).write(to: subjectFile)
+        let upstream = try await EchoUpstream.start(scope: scope)
+        let augmenter = try await AugmenterProcess.start(scope: scope) { checkPort, adminPort in
+          [
+            "listen: 127.0.0.1:\(checkPort)",
+            "admin_listen: 127.0.0.1:\(adminPort)",
+            "log_level: debug",
+            "on_unavailable: deny",
+            "providers:",
+            "  - name: sts",
+            "    kind: token_exchange",
+            "    token_url: \(server.tokenURL)",
+            "    client_id: \(server.clientID)",
+            "    client_auth: client_secret_post",
+            "    client_secret_file: \(secretFile.path)",
+            "    subject_token_file: \(subjectFile.path)",
+            "    requested_token_type: urn:ietf:params:oauth:token-type:access_token",
+            "    audience: https://api.test",
+            "    scope: read",
+            "    ttl: 5m",
+            "    timeout: 1s",
+            "    expiry_skew: \(Int(TokenExchange.skew))s",
+          ].joined(separator: "\n") + "\n"
+        }
+        let envoy = try await EnvoyProcess.start(scope: scope, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
+        if ready { try await augmenter.waitUntilReady() }
+        return Setup(
+          server: server, issuer: issuer, subjectFile: subjectFile, upstream: upstream, augmenter: augmenter, envoy: envoy)
+      }
+
+      /// Replaces the subject token file the way the kubelet does: a new file renamed over it.
+      func rotateSubject(to token: String) throws {
+        try Data(token.utf8).write(to: subjectFile, options: .atomic)
+      }
+
+      /// GET through Envoy: the response and what the upstream received.
+      func send() async throws -> (response: HTTPResponse, upstream: ReceivedRequest?) {
+        let path = "/probe/\(UUID().uuidString)"
+        let response = try await envoy.send(path: path)
+        return (response, upstream.request(uri: path))
+      }
+    }
+
+    @Test(
+      "exchanged tokens reach the upstream with the subject as sub; a rotated subject-token file is picked up; no subject token, secret or token in the log or /status"
+    )
+    func exchangedAndRotated() async throws {
+      try await withTestScope("token-exchange-rotated") { scope in
+        let setup = try await Setup.start(scope: scope, expiresIn: 3)
+        let firstSubject = try String(contentsOf: setup.subjectFile, encoding: .utf8)
+        let first = try await setup.send()
+        #expect(first.response.status == 200)
+        let value = try #require(first.upstream?.values("authorization").first)
+        let claims = try #require(TestJWT.claims(value), "not a Bearer JWT")
+        #expect(value.hasPrefix("Bearer "))
+        #expect(claims["sub"] as? String == "system:serviceaccount:apps:reader")
+        #expect((claims["act"] as? [String: Any])?["sub"] as? String == "augmenter", "act names the client that exchanged")
+        let exp = try #require(TestJWT.expiry(value))
+        #expect(try #require(first.upstream?.receivedAt) < exp.addingTimeInterval(-Self.skew))
+
+        // The kubelet rotates the projected token: the next exchange carries the new one, and
+        // the tokens the upstream receives now speak for the new subject.
+        let rotated = Date()
+        let newSubject = try await setup.issuer.token(subject: "system:serviceaccount:apps:writer")
+        try setup.rotateSubject(to: newSubject)
+        let after = try await eventually("a token for the rotated subject at the upstream", timeout: .seconds(15)) {
+          () async throws -> ReceivedRequest? in
+          let (response, received) = try await setup.send()
+          guard response.status == 200, let received, let token = received.values("authorization").first else { return nil }
+          return TestJWT.claims(token)?["sub"] as? String == "system:serviceaccount:apps:writer" ? received : nil
+        }
+        #expect(after.receivedAt.timeIntervalSince(rotated) < 10)
+
+        let stats = try await setup.server.stats()
+        #expect(!stats.requests.isEmpty)
+        for request in stats.requests {
+          #expect(request.status == 200, "\(request)")
+          #expect(request.authMethod == "client_secret_post")
+          #expect(request.parameters["grant_type"] == Self.grantType)
+          #expect(request.parameters["subject_token_type"] == "urn:ietf:params:oauth:token-type:jwt")
+          #expect(request.parameters["requested_token_type"] == "urn:ietf:params:oauth:token-type:access_token")
+          #expect(request.parameters["audience"] == "https://api.test")
+          #expect(request.parameters["scope"] == "read")
+          #expect(request.parameters["client_id"] == "augmenter")
+        }
+        #expect(Set(stats.issued.compactMap(\.subject)) == ["system:serviceaccount:apps:reader", "system:serviceaccount:apps:writer"])
+        // Once rotated, every exchange carried the new subject token.
+        let lastOld = try #require(stats.issued.last { $0.subject == "system:serviceaccount:apps:reader" })
+        #expect(stats.issued.filter { $0.time > lastOld.time }.allSatisfy { $0.subject == "system:serviceaccount:apps:writer" })
+
+        // Neither subject token, the secret nor any access token appears in the log or /status.
+        let subjects = [firstSubject, newSubject]
+        let tokens = setup.upstream.requests.flatMap { $0.values("authorization") }.map { String($0.dropFirst(7)) }
+        #expect(!tokens.isEmpty)
+        let status = try await setup.augmenter.status().response.text
+        let log = setup.augmenter.process.log()
+        #expect(log.contains("provider refreshed"))
+        for secret in ["s3cret-X"] + subjects + tokens + (subjects + tokens).map { String($0.split(separator: ".")[2]) } {
+          #expect(!log.contains(secret), "the log holds a secret or token")
+          #expect(!status.contains(secret), "/status holds a secret or token")
+        }
+      }
+    }
+
+    @Test(
+      "a rejected subject token: invalid_grant in /status and the log; the last good token is served until its exp minus the skew, never after"
+    )
+    func rejectedSubjectToken() async throws {
+      try await withTestScope("token-exchange-rejected") { scope in
+        let setup = try await Setup.start(scope: scope, expiresIn: 5)
+        _ = try await setup.send()
+        // An expired subject token (a kubelet that stopped rotating it): the server refuses it.
+        let expired = try await setup.issuer.token(subject: "system:serviceaccount:apps:reader", lifetime: -120)
+        try setup.rotateSubject(to: expired)
+
+        var lastServed: (at: Date, exp: Date)?
+        let denied = try await eventually(
+          "Envoy to deny once the last token is past exp minus the skew", timeout: .seconds(15), every: .milliseconds(50)
+        ) {
+          () async throws -> HTTPResponse? in
+          let (response, received) = try await setup.send()
+          guard response.status == 200 else { return response }
+          let value = try #require(received?.values("authorization").first)
+          let exp = try #require(TestJWT.expiry(value))
+          let at = try #require(received?.receivedAt)
+          #expect(at < exp.addingTimeInterval(-Self.skew), "served \(at.timeIntervalSince(exp)) s relative to exp")
+          lastServed = (at, exp)
+          return nil
+        }
+        #expect(denied.status == 503, "\(denied)")
+        let last = try #require(lastServed)
+        #expect(last.at > last.exp.addingTimeInterval(-Self.skew - 0.5), "last served \(last.exp.timeIntervalSince(last.at)) s before exp")
+
+        let provider = try #require(try await setup.augmenter.status().providers.first)
+        #expect(provider.usable == false)
+        #expect(
+          provider.lastError?.contains("token endpoint error invalid_grant: The subject token is not valid: ExpiredTokenError") == true,
+          "\(provider.lastError ?? "")")
+        #expect((provider.consecutiveFailures ?? 0) > 0)
+        let log = setup.augmenter.process.log()
+        #expect(log.contains("invalid_grant"))
+        #expect(!log.contains(expired) && !log.contains(String(expired.split(separator: ".")[2])))
+        let stats = try await setup.server.stats()
+        #expect(stats.requests.contains { $0.error == "invalid_grant" })
+        for _ in 0..<3 {
+          let (response, received) = try await setup.send()
+          #expect(response.status == 503)
+          #expect(received == nil)
+        }
+      }
+    }
+
+    @Test(
+      "IdP clock a minute ahead (iat in the future): tokens flow, each served before its issue time plus expires_in minus the skew, no burst"
+    )
+    func idpClockAhead() async throws {
+      try await withTestScope("token-exchange-clock-ahead") { scope in
+        let setup = try await Setup.start(scope: scope, expiresIn: 3, clockOffset: 60)
+        let started = Date()
+        while Date().timeIntervalSince(started) < 8 {
+          let (response, _) = try await setup.send()
+          #expect(response.status == 200)
+          try await Task.sleep(for: .milliseconds(100))
+        }
+        let stats = try await setup.server.stats()
+        let issuedByID = Dictionary(
+          stats.issued.compactMap { token in token.id.map { ($0, token) } }, uniquingKeysWith: { first, _ in first })
+        var checked = 0
+        for request in setup.upstream.requests where request.uri.hasPrefix("/probe/") {
+          let value = try #require(request.values("authorization").first)
+          let claims = try #require(TestJWT.claims(value))
+          let issued = try #require((claims["jti"] as? String).flatMap { issuedByID[$0] })
+          // The token's own iat and exp are a minute in our future: they say nothing useful here.
+          // expires_in does: it must bound the serving, from the moment the server issued it.
+          #expect(issued.issuedAt.timeIntervalSince(issued.time) > 55)
+          #expect(
+            request.receivedAt < issued.time.addingTimeInterval(3 - Self.skew),
+            "served \(request.receivedAt.timeIntervalSince(issued.time)) s after issue")
+          checked += 1
+        }
+        #expect(checked > 30)
+        // ~2 s of usable life each, refreshed at 75-90 % of it: about one exchange every 1.6 s.
+        let span = Date().timeIntervalSince(try #require(stats.requests.first).time)
+        #expect(stats.requests.count <= Int(span / 1.4) + 2, "\(stats.requests.count) token requests in \(span) s")
+        #expect(stats.requests.count >= 4)
+      }
+    }
+
+    @Test(
+      "IdP clock behind (every token already expired): each answer rejected with the reason in /status, requests denied, fetches backing off"
+    )
+    func idpClockBehind() async throws {
+      try await withTestScope("token-exchange-clock-behind") { scope in
+        let setup = try await Setup.start(scope: scope, expiresIn: 4, clockOffset: -30, ready: false)
+        let rejected = try await eventually("/status to report the rejection", timeout: .seconds(10)) {
+          try await setup.augmenter.status().providers.first.flatMap { $0.lastRejection?.contains("within expiry_skew") == true ? $0 : nil }
+        }
+        #expect(rejected.usable == false)
+        try await Task.sleep(for: .seconds(6))
+        let (response, received) = try await setup.send()
+        #expect(response.status == 503)
+        #expect(received == nil)
+        #expect(try await setup.augmenter.readyz() != 200)
+        // Back-off from 250 ms, doubling (with jitter): a handful of attempts in ~7 s, not a loop.
+        let stats = try await setup.server.stats()
+        #expect(stats.requests.count >= 3 && stats.requests.count <= 9, "\(stats.requests.count) token requests")
+        #expect(stats.requests.allSatisfy { $0.status == 200 })
+      }
+    }
+  }
+}
