@@ -26,41 +26,49 @@ extension EndToEnd {
       let envoy: EnvoyProcess
 
       /// Starts everything with a subject token for `subject`; waits for readiness when `ready`.
+      /// With `clientKey` (a PEM private key, its public key and type), the client authenticates
+      /// with private_key_jwt signed by ES256 or RS256 instead of its secret.
       static func start(
         scope: TestScope, expiresIn: Int, subject: String = "system:serviceaccount:apps:reader", clockOffset: Int = 0,
-        ready: Bool = true
+        ready: Bool = true, clientKey: (key: String, pub: String, type: String)? = nil
       ) async throws -> Setup {
         let issuer = try await SubjectTokenIssuer.make(scope: scope)
         let server = try await OAuth2Server.start(
-          scope: scope, clientID: "augmenter", secret: "s3cret-X", expiresIn: expiresIn, subjectIssuer: issuer,
-          clockOffset: clockOffset)
+          scope: scope, clientID: "augmenter", secret: "s3cret-X", expiresIn: expiresIn,
+          publicKey: clientKey.map { ($0.pub, $0.type) }, subjectIssuer: issuer, clockOffset: clockOffset)
         let secretFile = scope.file("client-secret")
         try Data("s3cret-X\n".utf8).write(to: secretFile)
         // A projected volume's token file: one line, no newline (kubelet writes it so).
         let subjectFile = scope.file("subject-token")
         try Data(try await issuer.token(subject: subject).utf8).write(to: subjectFile)
         let upstream = try await EchoUpstream.start(scope: scope)
+        // private_key_jwt signs with its key; a secret file beside it is a configuration error.
+        let clientAuth =
+          clientKey.map {
+            ["client_auth: private_key_jwt", "private_key_file: \($0.key)", "signing_alg: \($0.type == "EC" ? "ES256" : "RS256")"]
+          }
+          ?? ["client_auth: client_secret_post", "client_secret_file: \(secretFile.path)"]
+        let provider =
+          ["name: sts", "kind: token_exchange", "token_url: \(server.tokenURL)", "client_id: \(server.clientID)"] + clientAuth + [
+            "subject_token_file: \(subjectFile.path)",
+            "requested_token_type: urn:ietf:params:oauth:token-type:access_token",
+            "audience: https://api.test",
+            "scope: read",
+            "ttl: 5m",
+            "timeout: 1s",
+            "expiry_skew: \(Int(TokenExchange.skew))s",
+          ]
         let augmenter = try await AugmenterProcess.start(scope: scope) { checkPort, adminPort in
-          [
-            "listen: 127.0.0.1:\(checkPort)",
-            "admin_listen: 127.0.0.1:\(adminPort)",
-            "log_level: debug",
-            "on_unavailable: deny",
-            "providers:",
-            "  - name: sts",
-            "    kind: token_exchange",
-            "    token_url: \(server.tokenURL)",
-            "    client_id: \(server.clientID)",
-            "    client_auth: client_secret_post",
-            "    client_secret_file: \(secretFile.path)",
-            "    subject_token_file: \(subjectFile.path)",
-            "    requested_token_type: urn:ietf:params:oauth:token-type:access_token",
-            "    audience: https://api.test",
-            "    scope: read",
-            "    ttl: 5m",
-            "    timeout: 1s",
-            "    expiry_skew: \(Int(TokenExchange.skew))s",
-          ].joined(separator: "\n") + "\n"
+          let lines =
+            [
+              "listen: 127.0.0.1:\(checkPort)",
+              "admin_listen: 127.0.0.1:\(adminPort)",
+              "log_level: debug",
+              "on_unavailable: deny",
+              "providers:",
+              "  - \(provider[0])",
+            ] + provider.dropFirst().map { "    \($0)" }
+          return lines.joined(separator: "\n") + "\n"
         }
         let envoy = try await EnvoyProcess.start(scope: scope, augmenterPort: augmenter.checkPort, upstreamPort: upstream.port)
         if ready { try await augmenter.waitUntilReady() }
@@ -138,6 +146,31 @@ extension EndToEnd {
         for secret in ["s3cret-X"] + subjects + tokens + (subjects + tokens).map { String($0.split(separator: ".")[2]) } {
           #expect(!log.contains(secret), "the log holds a secret or token")
           #expect(!status.contains(secret), "/status holds a secret or token")
+        }
+      }
+    }
+
+    @Test("private_key_jwt: the client authentication of client credentials, shared, verified by Authlib for the exchange")
+    func privateKeyJWT() async throws {
+      try await withTestScope("token-exchange-private-key-jwt") { scope in
+        let key = scope.file("client.key").path
+        let pub = scope.file("client.pub").path
+        let made = try await Command.run(
+          "/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key])
+        #expect(made.succeeded, "\(made)")
+        let exported = try await Command.run("/usr/bin/openssl", ["pkey", "-in", key, "-pubout", "-out", pub])
+        #expect(exported.succeeded, "\(exported)")
+        let setup = try await Setup.start(scope: scope, expiresIn: 4, clientKey: (key, pub, "EC"))
+        let (response, received) = try await setup.send()
+        #expect(response.status == 200)
+        let value = try #require(received?.values("authorization").first)
+        #expect(TestJWT.claims(value)?["sub"] as? String == "system:serviceaccount:apps:reader")
+        let stats = try await setup.server.stats()
+        #expect(!stats.requests.isEmpty)
+        for request in stats.requests {
+          #expect(request.status == 200 && request.authMethod == "private_key_jwt", "\(request)")
+          #expect(request.parameters["grant_type"] == Self.grantType)
+          #expect(request.parameters["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
         }
       }
     }
