@@ -150,6 +150,63 @@ extension EndToEnd {
       }
     }
 
+    @Test("augmenter validate: missing subject-token, secret and key files named at their key paths, exit 1; present ones are ok")
+    func validateNamesCredentialFiles() async throws {
+      try await withTestScope("token-exchange-validate") { scope in
+        func validate(_ yaml: String, _ name: String) async throws -> (status: ProcessExitStatus?, output: String) {
+          let file = scope.file("\(name).yaml")
+          try yaml.write(to: file, atomically: true, encoding: .utf8)
+          let process = try ChildProcess.spawn(
+            name: "validate-\(name)", executable: try TestEnvironment.augmenterBinary(), arguments: ["validate", file.path], scope: scope)
+          let status = await process.waitForExit(timeout: .seconds(30))
+          return (status, process.log())
+        }
+        let missing = scope.directory.appendingPathComponent("absent").path
+        let bad = try await validate(
+          """
+          providers:
+            - name: sts
+              kind: token_exchange
+              token_url: https://sts.example.com/token
+              client_id: augmenter
+              client_secret_file: \(missing)/secret
+              subject_token_file: \(missing)/token
+            - name: sts-jwt
+              kind: token_exchange
+              token_url: https://sts.example.com/token
+              client_id: augmenter
+              client_auth: private_key_jwt
+              private_key_file: \(missing)/client.key
+          """, "bad")
+        #expect(bad.status == .exited(1), "\(bad.output)")
+        for line in [
+          "providers[0].client_secret_file: no such file: \(missing)/secret",
+          "providers[0].subject_token_file: no such file: \(missing)/token",
+          "providers[1].private_key_file: no such file: \(missing)/client.key",
+          "providers[1].subject_token_file: missing; the file holding the subject token is required",
+        ] {
+          #expect(bad.output.contains(line), "no \"\(line)\" in:\n\(bad.output)")
+        }
+
+        let secret = scope.file("secret")
+        let token = scope.file("token")
+        try Data("s\n".utf8).write(to: secret)
+        try Data("t".utf8).write(to: token)
+        let good = try await validate(
+          """
+          providers:
+            - name: sts
+              kind: token_exchange
+              token_url: https://sts.example.com/token
+              client_id: augmenter
+              client_secret_file: \(secret.path)
+              subject_token_file: \(token.path)
+          """, "good")
+        #expect(good.status == .exited(0), "\(good.output)")
+        #expect(good.output.contains("ok (1 provider(s)"), "\(good.output)")
+      }
+    }
+
     @Test("private_key_jwt: the client authentication of client credentials, shared, verified by Authlib for the exchange")
     func privateKeyJWT() async throws {
       try await withTestScope("token-exchange-private-key-jwt") { scope in
