@@ -2,16 +2,29 @@
 """OAuth 2.0 authorization server for the end-to-end tests, built on Authlib (Flask integration).
 
 Issues RS256-signed JWT access tokens (RFC 9068) for the client credentials grant (RFC 6749
-§4.4) with a short lifetime, authenticating the one client with client_secret_basic,
-client_secret_post or, given its public key, private_key_jwt (RFC 7523, Authlib's
-JWTBearerClientAssertion). A wrong secret or assertion gets Authlib's `invalid_client` error.
-The expected secret is read from a file on every request, so a test can rotate it.
+§4.4) and, given the subject tokens' issuer key, the token exchange grant (RFC 8693), with a
+short lifetime, authenticating the one client with client_secret_basic, client_secret_post or,
+given its public key, private_key_jwt (RFC 7523, Authlib's JWTBearerClientAssertion). A wrong
+secret or assertion gets Authlib's `invalid_client` error. The expected secret is read from a
+file on every request, so a test can rotate it.
+
+Token exchange: Authlib has no RFC 8693 grant, so TokenExchangeGrant below is one, on Authlib's
+grant base classes. The subject token must be a JWT (subject_token_type
+urn:ietf:params:oauth:token-type:jwt) signed RS256 by --subject-public-key, with `iss`
+--subject-issuer, `aud` containing --subject-audience and an `exp` in the future, as a
+Kubernetes service-account token is; anything else is `invalid_grant`. The access token's `sub`
+is the subject token's `sub`, and `act` names the client (RFC 8693 §4.1).
+
+--clock-offset SECONDS shifts the `iat` and `exp` of the tokens issued (an IdP whose clock is
+ahead, positive, or behind, negative); `expires_in` stays --expires-in.
 
     oauth2-server.py --port PORT --client-id ID --secret-file FILE [--expires-in SECONDS]
-                     [--public-key PEM --public-key-type RSA|EC]
+                     [--public-key PEM --public-key-type RSA|EC] [--clock-offset SECONDS]
+                     [--subject-public-key PEM --subject-issuer ISS --subject-audience AUD]
 
 GET /stats answers what the tests count: every token request (time, authentication method, form
-parameters without the secret, outcome) and the `iat`/`exp` of every token issued.
+parameters without the secret, assertion or subject token, outcome) and the `iat`/`exp`/`sub` of
+every token issued (and its `jti`).
 GET /jwks answers the public key, should a test want to verify the tokens.
 """
 import argparse
@@ -20,10 +33,13 @@ import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, UnauthorizedClientError
+from authlib.oauth2.rfc6749.grants.base import BaseGrant, TokenEndpointMixin
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Flask, jsonify, request
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey, import_key
 from werkzeug.serving import make_server
 
@@ -34,7 +50,15 @@ parser.add_argument("--secret-file", required=True)
 parser.add_argument("--expires-in", type=int, default=4)
 parser.add_argument("--public-key")
 parser.add_argument("--public-key-type", choices=["RSA", "EC"], default="RSA")
+parser.add_argument("--clock-offset", type=int, default=0)
+parser.add_argument("--subject-public-key")
+parser.add_argument("--subject-issuer", default="https://kubernetes.default.svc.test")
+parser.add_argument("--subject-audience", default="oauth2-server.test")
 args = parser.parse_args()
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 KEY = RSAKey.generate_key(2048, private=True, auto_kid=True)
 KEYS = KeySet([KEY])
@@ -68,7 +92,7 @@ class Client(ClientMixin):
         return False
 
     def check_grant_type(self, grant_type):
-        return grant_type == "client_credentials"
+        return grant_type == "client_credentials" or (grant_type == TOKEN_EXCHANGE and bool(args.subject_public_key))
 
 
 CLIENT = Client()
@@ -78,6 +102,64 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     # private_key_jwt only when its verifier is registered: Authlib tries every listed method.
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] + (
         ["private_key_jwt"] if args.public_key else [])
+
+
+class Subject:
+    """The party a subject token speaks for; Authlib's token generator takes it as the `user`."""
+
+    def __init__(self, sub):
+        self.sub = sub
+
+    def get_user_id(self):
+        return self.sub
+
+
+class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
+    """RFC 8693 §2.1: trades a subject token this server trusts for an access token.
+
+    The client authenticates as for client credentials; the subject token is verified like a
+    Kubernetes service-account token at a federation endpoint: signature by the issuer's key,
+    issuer, audience and expiry. The issued token says who it is for (`sub`) and who asked (`act`).
+    """
+
+    GRANT_TYPE = TOKEN_EXCHANGE
+    TOKEN_ENDPOINT_AUTH_METHODS = ClientCredentialsGrant.TOKEN_ENDPOINT_AUTH_METHODS
+
+    def validate_token_request(self):
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'")
+        self.request.client = client
+        form = self.request.payload.data
+        subject_token = form.get("subject_token")
+        if not subject_token:
+            raise InvalidRequestError("Missing 'subject_token'")
+        if form.get("subject_token_type") != JWT_TOKEN_TYPE:
+            raise InvalidRequestError(f"Unsupported 'subject_token_type', expected {JWT_TOKEN_TYPE}")
+        requested = form.get("requested_token_type")
+        if requested and requested not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
+            raise InvalidRequestError("Unsupported 'requested_token_type'")
+        with open(args.subject_public_key, "rb") as f:
+            issuer_key = import_key(f.read(), "RSA")
+        try:
+            claims = jwt.decode(subject_token, issuer_key, algorithms=["RS256"]).claims
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": args.subject_issuer},
+                aud={"essential": True, "value": args.subject_audience},
+                exp={"essential": True},
+                sub={"essential": True},
+            ).validate(claims)
+        except (JoseError, ValueError) as error:
+            raise InvalidGrantError(f"The subject token is not valid: {type(error).__name__}")
+        self.request.user = Subject(claims["sub"])
+        self.validate_requested_scope()
+
+    def create_token_response(self):
+        token = self.generate_token(
+            user=self.request.user, scope=self.request.payload.scope, include_refresh_token=False)
+        token["issued_token_type"] = ACCESS_TOKEN_TYPE
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -105,6 +187,17 @@ class TokenGenerator(JWTBearerTokenGenerator):
     def get_jwks(self):
         return KEYS
 
+    def get_extra_claims(self, client, grant_type, user, scope):
+        claims = {}
+        if grant_type == TOKEN_EXCHANGE:
+            claims["act"] = {"sub": client.get_client_id()}
+        if args.clock_offset:
+            # Applied after Authlib's own iat/exp: this server's clock is off by the offset.
+            now = int(time.time()) + args.clock_offset
+            claims["iat"] = now
+            claims["exp"] = now + args.expires_in
+        return claims
+
 
 app = Flask(__name__)
 server = AuthorizationServer(
@@ -113,6 +206,8 @@ server = AuthorizationServer(
     save_token=lambda token, req: None,
 )
 server.register_grant(ClientCredentialsGrant)
+if args.subject_public_key:
+    server.register_grant(TokenExchangeGrant)
 if args.public_key:
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
 server.register_token_generator(
@@ -135,7 +230,8 @@ def token():
     record = {
         "time": time.time(),
         "auth_method": method,
-        "params": {k: v for k, v in request.form.items() if k not in ("client_secret", "client_assertion")},
+        "params": {
+            k: v for k, v in request.form.items() if k not in ("client_secret", "client_assertion", "subject_token")},
         "status": response.status_code,
         "error": body.get("error"),
     }
@@ -143,7 +239,9 @@ def token():
         STATS["token_requests"].append(record)
         if "access_token" in body:
             claims = jwt.decode(body["access_token"], KEYS).claims
-            STATS["issued"].append({"iat": claims["iat"], "exp": claims["exp"], "time": record["time"]})
+            STATS["issued"].append(
+                {"iat": claims["iat"], "exp": claims["exp"], "sub": claims.get("sub"), "jti": claims.get("jti"),
+                 "time": record["time"]})
     return response
 
 

@@ -13,6 +13,8 @@ public enum OAuth2TokenResponse {
     public var accessToken: String
     /// Its lifetime, when the server stated one (`expires_in`, positive).
     public var expiresIn: Duration?
+    /// What a token exchange issued (`issued_token_type`, RFC 8693 §2.2.1), when stated.
+    public var issuedTokenType: String? = nil
   }
 
   /// Why there is no token.
@@ -43,6 +45,7 @@ public enum OAuth2TokenResponse {
     var expiresIn: Number?
     var error: String?
     var errorDescription: String?
+    var issuedTokenType: String?
 
     enum CodingKeys: String, CodingKey {
       case accessToken = "access_token"
@@ -50,6 +53,7 @@ public enum OAuth2TokenResponse {
       case expiresIn = "expires_in"
       case error
       case errorDescription = "error_description"
+      case issuedTokenType = "issued_token_type"
     }
   }
 
@@ -71,7 +75,13 @@ public enum OAuth2TokenResponse {
   }
 
   /// Reads an answer with HTTP status `status` and body `body`.
-  public static func parse(status: Int, body: [UInt8]) -> Result<Token, Problem> {
+  ///
+  /// The answer's `token_type` must be `expectedTokenType` (any case; Bearer unless the provider
+  /// says otherwise). When `requestedTokenType` was asked for, an `issued_token_type` that names
+  /// another type is refused: the header would carry a token the upstream does not expect.
+  public static func parse(
+    status: Int, body: [UInt8], expectedTokenType: String = "Bearer", requestedTokenType: String? = nil
+  ) -> Result<Token, Problem> {
     let decoded = try? JSONDecoder().decode(Body.self, from: Data(body))
     guard status == 200 else {
       if let decoded, let error = decoded.error, !error.isEmpty {
@@ -89,12 +99,19 @@ public enum OAuth2TokenResponse {
     guard let accessToken = decoded.accessToken, !accessToken.isEmpty else {
       return .failure(.rejected("no access_token"))
     }
-    // RFC 6749 §7.1: the type is case-insensitive; anything but Bearer needs more than a header.
+    // RFC 6749 §7.1: the type is case-insensitive; anything but Bearer needs more than a header,
+    // so another type is accepted only when the provider names it.
+    let expected = printable(expectedTokenType, max: 32)
     guard let tokenType = decoded.tokenType else {
-      return .failure(.rejected("no token_type (expected Bearer)"))
+      return .failure(.rejected("no token_type (expected \(expected))"))
     }
-    guard tokenType.lowercased() == "bearer" else {
-      return .failure(.rejected("token_type is \"\(printable(tokenType, max: 32))\", expected Bearer"))
+    guard tokenType.lowercased() == expectedTokenType.lowercased() else {
+      return .failure(.rejected("token_type is \"\(printable(tokenType, max: 32))\", expected \(expected)"))
+    }
+    if let requestedTokenType, let issued = decoded.issuedTokenType, issued != requestedTokenType {
+      return .failure(
+        .rejected(
+          "issued_token_type is \"\(printable(issued, max: 80))\", requested \(printable(requestedTokenType, max: 80))"))
     }
     var expiresIn: Duration?
     switch decoded.expiresIn {
@@ -109,7 +126,7 @@ public enum OAuth2TokenResponse {
       }
       expiresIn = .seconds(min(seconds, 1e9))
     }
-    return .success(Token(accessToken: accessToken, expiresIn: expiresIn))
+    return .success(Token(accessToken: accessToken, expiresIn: expiresIn, issuedTokenType: decoded.issuedTokenType))
   }
 
   /// Server-chosen text for a log line: printable ASCII only, bounded.

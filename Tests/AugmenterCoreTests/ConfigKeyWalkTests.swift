@@ -97,7 +97,10 @@ struct ConfigKeyWalkTests {
       if ["private_key_file", "signing_alg", "key_id"].contains(key) {
         return [scalar("kind", "oauth2_client_credentials"), scalar("client_auth", "private_key_jwt")]
       }
-      let oauth2 = ["token_url", "client_id", "client_secret_file", "client_auth", "scope", "audience", "resource", "header", "format"]
+      if ["subject_token_file", "subject_token_type", "requested_token_type"].contains(key) { return [scalar("kind", "token_exchange")] }
+      let oauth2 = [
+        "token_url", "client_id", "client_secret_file", "client_auth", "scope", "audience", "resource", "header", "format", "token_type",
+      ]
       return oauth2.contains(key) ? [scalar("kind", "oauth2_client_credentials")] : []
     default:
       return []

@@ -1,4 +1,4 @@
-// Provider kinds in the configuration: `file` and `oauth2_client_credentials` read and checked
+// Provider kinds in the configuration: `file`, `oauth2_client_credentials` and `token_exchange` read and checked
 // with precise key paths (what `augmenter validate` prints), keys of other kinds refused.
 
 import AugmenterCore
@@ -112,14 +112,16 @@ struct ProviderKindConfigTests {
     #expect(byKey["providers[0].format"] == "must contain {} where the access token goes")
     #expect(byKey["providers[0].url"] == nil)
     #expect(byKey["providers[1].url"] == "applies only to kind http; this provider's kind is file")
-    #expect(byKey["providers[1].scope"] == "applies only to kind oauth2_client_credentials; this provider's kind is file")
+    #expect(
+      byKey["providers[1].scope"] == "applies only to kinds oauth2_client_credentials and token_exchange; this provider's kind is file")
     #expect(byKey["providers[1].files.authorization.path"] == "missing; each file header needs the path of its file")
     #expect(byKey["providers[1].files.authorization.format"] == "must contain {} where the file's content goes")
     #expect(byKey["providers[1].files.host"]?.contains("reserved") == true)
     #expect(byKey["providers[1].files.host.path"] == "no such file: /nonexistent/augmenter/token")
     #expect(byKey["providers[1].files.x-dir.path"] == "is a directory, expected a file: /tmp")
     #expect(byKey["providers[2].files"] == "applies only to kind file; this provider's kind is http")
-    #expect(byKey["providers[2].client_id"] == "applies only to kind oauth2_client_credentials; this provider's kind is http")
+    #expect(
+      byKey["providers[2].client_id"] == "applies only to kinds oauth2_client_credentials and token_exchange; this provider's kind is http")
     #expect(byKey["providers[2].expiry_skew"]?.contains("negative durations are not allowed") == true)
     #expect(byKey["providers[3].files"] == "missing; a file provider needs at least one header and its file")
     #expect(byKey["providers[3].url"] == nil)
@@ -181,5 +183,102 @@ struct ProviderKindConfigTests {
           client_secret_file: \(secret)
       """)
     #expect(found == [ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process: \(secret)")])
+  }
+
+  @Test("token_exchange: every key read; the OAuth 2.0 keys shared with client credentials")
+  func tokenExchangeKeys() throws {
+    let secret = try Self.readableFile()
+    let subject = try Self.readableFile("eyJhbGciOiJub25lIn0.e30.")
+    let config = try ConfigLoader.parse(
+      """
+      providers:
+        - name: sts
+          kind: token_exchange
+          token_url: https://sts.example.com/token
+          client_id: augmenter
+          client_secret_file: \(secret)
+          client_auth: client_secret_post
+          subject_token_file: \(subject)
+          subject_token_type: urn:ietf:params:oauth:token-type:id_token
+          requested_token_type: urn:ietf:params:oauth:token-type:access_token
+          audience: https://api.example.com
+          scope: read
+          resource: https://api.example.com/
+          header: x-upstream-token
+          format: Token {}
+          token_type: N_A
+      """, environment: [:])
+    let provider = config.providers[0]
+    #expect(provider.kind == .tokenExchange)
+    #expect(provider.kind.isOAuth2)
+    #expect(provider.subjectTokenFile == subject)
+    #expect(provider.subjectTokenType == "urn:ietf:params:oauth:token-type:id_token")
+    #expect(provider.requestedTokenType == "urn:ietf:params:oauth:token-type:access_token")
+    #expect(provider.clientAuth == .clientSecretPost)
+    #expect(provider.audience == "https://api.example.com")
+    #expect(provider.tokenType == "N_A")
+    #expect(provider.sourceURL == "https://sts.example.com/token")
+    #expect(ConfigLoader.validate(config).isEmpty, "\(ConfigLoader.validate(config))")
+    // The defaults: a JWT subject token, the server picks the issued type, a Bearer answer.
+    let minimal = ProviderConfig(name: "sts", kind: .tokenExchange, url: "")
+    #expect(minimal.subjectTokenType == "urn:ietf:params:oauth:token-type:jwt")
+    #expect(minimal.requestedTokenType == nil)
+    #expect(minimal.tokenType == "Bearer")
+  }
+
+  @Test("validate token_exchange: a missing or unreadable subject token file, missing secret, its keys refused elsewhere")
+  func tokenExchangeProblems() throws {
+    let found = problems(
+      """
+      providers:
+        - name: sts
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: /nonexistent/augmenter/secret
+        - name: sts2
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: /nonexistent/augmenter/key
+          subject_token_file: /nonexistent/augmenter/subject
+          subject_token_type: ""
+        - name: cc
+          kind: oauth2_client_credentials
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: /nonexistent/augmenter/secret
+          subject_token_file: /tmp
+          requested_token_type: urn:ietf:params:oauth:token-type:jwt
+      """)
+    let byKey = Dictionary(found.map { ($0.keyPath, $0.message) }, uniquingKeysWith: { first, _ in first })
+    #expect(byKey["providers[0].subject_token_file"] == "missing; the file holding the subject token is required")
+    #expect(byKey["providers[0].client_secret_file"] == "no such file: /nonexistent/augmenter/secret")
+    #expect(byKey["providers[1].subject_token_file"] == "no such file: /nonexistent/augmenter/subject")
+    #expect(byKey["providers[1].private_key_file"] == "no such file: /nonexistent/augmenter/key")
+    #expect(byKey["providers[1].subject_token_type"] == "must not be empty")
+    #expect(byKey["providers[1].client_secret_file"] == nil)
+    #expect(
+      byKey["providers[2].subject_token_file"] == "applies only to kind token_exchange; this provider's kind is oauth2_client_credentials")
+    #expect(
+      byKey["providers[2].requested_token_type"] == "applies only to kind token_exchange; this provider's kind is oauth2_client_credentials"
+    )
+
+    guard getuid() != 0 else { return }  // root reads anything
+    let subject = try Self.readableFile()
+    chmod(subject, 0)
+    let secret = try Self.readableFile()
+    let unreadable = problems(
+      """
+      providers:
+        - name: sts
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: \(secret)
+          subject_token_file: \(subject)
+      """)
+    #expect(unreadable == [ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable by this process: \(subject)")])
   }
 }

@@ -149,26 +149,50 @@ struct KubernetesManifestTests {
     let configMap = try rendering.one("ConfigMap", named: mapName)
     let text = try #require(configMap.json[path: "data"]?[configKey]?.string, "ConfigMap \(mapName) has \(configKey)")
 
-    // augmenter validate on the file as rendered.
+    let config = try await YAML.document(text)
+    let providers = config["providers"]?.array ?? []
+    #expect(!providers.isEmpty)
+
+    // augmenter validate on the file as rendered. It checks that the credential files it names
+    // are readable; here they are stand-ins in a scratch directory, once this test has checked
+    // that the pod mounts each of them from the right kind of volume.
     let scratch = FileManager.default.temporaryDirectory
       .appendingPathComponent("k8s-config-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
+    var validated = text
+    for provider in providers {
+      for key in ["subject_token_file", "client_secret_file", "private_key_file"] {
+        guard let path = provider[key]?.string else { continue }
+        let volume = try Self.volume(mounting: path, pod: pod, container: container, key: key)
+        if key == "subject_token_file" {
+          let source = try #require(
+            (volume[path: "projected.sources"]?.array ?? []).first { $0["serviceAccountToken"] != nil },
+            "\(key) \(path) is a projected service-account token")
+          #expect(source[path: "serviceAccountToken.path"]?.string == (path as NSString).lastPathComponent)
+          #expect(source[path: "serviceAccountToken.audience"]?.string?.isEmpty == false, "the subject token names its audience")
+          // Kubernetes refuses less than 600 s; the kubelet rotates it at 80 % of its life.
+          #expect((source[path: "serviceAccountToken.expirationSeconds"]?.int ?? 0) >= 600)
+        } else {
+          #expect(volume[path: "secret.secretName"]?.string?.isEmpty == false, "\(key) \(path) comes from a Secret")
+        }
+        let standIn = scratch.appendingPathComponent(key)
+        try Data("stand-in\n".utf8).write(to: standIn)
+        validated = validated.replacingOccurrences(of: path, with: standIn.path)
+      }
+    }
     let file = scratch.appendingPathComponent("config.yaml")
-    try text.write(to: file, atomically: true, encoding: .utf8)
+    try validated.write(to: file, atomically: true, encoding: .utf8)
     let result = try await Command.run(
       try Tools.augmenter(), ["validate", file.path], environment: Command.augmenterEnvironment())
     #expect(result.succeeded, "augmenter validate on \(directory)'s config.yaml: \(result)")
     #expect(result.stdout.contains("ok"), "\(result)")
 
     // The configuration agrees with the container.
-    let config = try await YAML.document(text)
     #expect(Self.port(of: config["listen"]?.string) == Self.containerPort(container, named: "grpc-authz"))
     #expect(Self.port(of: config["admin_listen"]?.string) == Self.containerPort(container, named: "http-admin"))
 
     // token_file is the projected, audience-bound service-account token.
-    let providers = config["providers"]?.array ?? []
-    #expect(!providers.isEmpty)
     for provider in providers {
       guard let tokenFile = provider["token_file"]?.string else { continue }
       let tokenDirectory = (tokenFile as NSString).deletingLastPathComponent
@@ -199,6 +223,15 @@ struct KubernetesManifestTests {
   }
 
   // MARK: - Helpers
+
+  /// The pod volume mounted at the directory of `path` (a file the configuration names).
+  static func volume(mounting path: String, pod: JSON, container: JSON, key: String) throws -> JSON {
+    let directory = (path as NSString).deletingLastPathComponent
+    let mount = try #require(
+      (container["volumeMounts"]?.array ?? []).first { $0["mountPath"]?.string == directory },
+      "\(key) \(path): nothing is mounted at \(directory)")
+    return try #require((pod["volumes"]?.array ?? []).first { $0["name"] == mount["name"] }, "no volume \(mount["name"]?.string ?? "")")
+  }
 
   static func containerPort(_ container: JSON, named name: String) -> Int? {
     (container["ports"]?.array ?? []).first { $0["name"]?.string == name }?["containerPort"]?.int

@@ -68,6 +68,33 @@ import Testing
     #expect(description == "a?b")
   }
 
+  /// RFC 8693 §2.2.1: a token exchange answer carries issued_token_type, and `N_A` as its
+  /// token_type when the token is not an access token; either is accepted only as configured.
+  @Test func configuredTokenTypeAndIssuedTokenType() throws {
+    let exchanged =
+      #"{"access_token":"t","token_type":"Bearer","expires_in":60,"issued_token_type":"urn:ietf:params:oauth:token-type:access_token"}"#
+    let token = try parse(200, exchanged).get()
+    #expect(token.issuedTokenType == "urn:ietf:params:oauth:token-type:access_token")
+    #expect(token.expiresIn == .seconds(60))
+    let requested = OAuth2TokenResponse.parse(
+      status: 200, body: Array(exchanged.utf8), requestedTokenType: "urn:ietf:params:oauth:token-type:access_token")
+    #expect((try? requested.get()) == token)
+    #expect(
+      OAuth2TokenResponse.parse(status: 200, body: Array(exchanged.utf8), requestedTokenType: "urn:ietf:params:oauth:token-type:jwt")
+        == .failure(
+          .rejected(
+            "issued_token_type is \"urn:ietf:params:oauth:token-type:access_token\", requested urn:ietf:params:oauth:token-type:jwt")))
+
+    let notAnAccessToken = Array(#"{"access_token":"t","token_type":"N_A"}"#.utf8)
+    #expect(
+      OAuth2TokenResponse.parse(status: 200, body: notAnAccessToken)
+        == .failure(.rejected(#"token_type is "N_A", expected Bearer"#)))
+    #expect((try? OAuth2TokenResponse.parse(status: 200, body: notAnAccessToken, expectedTokenType: "n_a").get())?.accessToken == "t")
+    #expect(
+      OAuth2TokenResponse.parse(status: 200, body: Array(#"{"access_token":"t","token_type":"Bearer"}"#.utf8), expectedTokenType: "N_A")
+        == .failure(.rejected(#"token_type is "Bearer", expected N_A"#)))
+  }
+
   @Test func noMessageQuotesTheToken() {
     for body in [
       #"{"access_token":"SECRET-TOKEN","token_type":"mac"}"#, #"{"access_token":"SECRET-TOKEN","token_type":"Bearer","expires_in":-1}"#,

@@ -183,6 +183,9 @@ struct ConfigValidator {
       validateFileKind(provider, path)
     case .oauth2ClientCredentials:
       validateOAuth2(provider, path)
+    case .tokenExchange:
+      validateOAuth2(provider, path)
+      validateTokenExchange(provider, path)
     }
     validateKeysOfOtherKinds(provider, path)
     if let authority = provider.authority, let problem = Self.authorityProblem(authority) {
@@ -226,8 +229,8 @@ struct ConfigValidator {
     check("\(path).watch_interval", provider.watchInterval > .zero, "must be longer than 0s")
   }
 
-  /// An `oauth2_client_credentials` provider: its endpoint, client and secret file, and the
-  /// header the token goes into.
+  /// A provider of an OAuth 2.0 kind (`oauth2_client_credentials`, `token_exchange`): its
+  /// endpoint, client and secret or key file, and the header the token goes into.
   private mutating func validateOAuth2(_ provider: ProviderConfig, _ path: String) {
     if let problem = Self.urlProblem(provider.tokenURL ?? "") {
       check("\(path).token_url", false, provider.tokenURL == nil ? "missing; the token endpoint is required" : problem)
@@ -259,26 +262,51 @@ struct ConfigValidator {
       check("\(path).header", false, problem)
     }
     check("\(path).format", provider.format.contains("{}"), "must contain {} where the access token goes")
+    check("\(path).token_type", !provider.tokenType.trimmingSpaces().isEmpty, "must not be empty (leave the key out for Bearer)")
+  }
+
+  /// A `token_exchange` provider's own keys: a readable subject token file and the token types.
+  private mutating func validateTokenExchange(_ provider: ProviderConfig, _ path: String) {
+    if let subjectTokenFile = provider.subjectTokenFile {
+      validateFile(subjectTokenFile, "\(path).subject_token_file", expecting: "a file")
+    } else {
+      check("\(path).subject_token_file", false, "missing; the file holding the subject token is required")
+    }
+    check("\(path).subject_token_type", !provider.subjectTokenType.trimmingSpaces().isEmpty, "must not be empty")
+    if let requested = provider.requestedTokenType {
+      check(
+        "\(path).requested_token_type", !requested.trimmingSpaces().isEmpty,
+        "must not be empty (leave the key out to let the server choose)")
+    }
   }
 
   /// Keys that belong to another kind are mistakes (a `url` on a file provider is never fetched).
   private mutating func validateKeysOfOtherKinds(_ provider: ProviderConfig, _ path: String) {
     let defaults = ProviderConfig(name: provider.name, url: "")
-    var set: [(key: String, kind: ProviderKind)] = []
-    if !provider.url.isEmpty { set.append(("url", .http)) }
-    if !provider.files.isEmpty { set.append(("files", .file)) }
-    if provider.watchInterval != defaults.watchInterval { set.append(("watch_interval", .file)) }
+    let oauth2Kinds = ProviderKind.allCases.filter(\.isOAuth2)
+    var set: [(key: String, kinds: [ProviderKind])] = []
+    if !provider.url.isEmpty { set.append(("url", [.http])) }
+    if !provider.files.isEmpty { set.append(("files", [.file])) }
+    if provider.watchInterval != defaults.watchInterval { set.append(("watch_interval", [.file])) }
     let oauth: [(String, Bool)] = [
       ("token_url", provider.tokenURL != nil), ("client_id", provider.clientID != nil),
       ("client_secret_file", provider.clientSecretFile != nil), ("client_auth", provider.clientAuth != defaults.clientAuth),
       ("scope", provider.scope != nil), ("audience", provider.audience != nil), ("resource", provider.resource != nil),
       ("header", provider.header != defaults.header), ("format", provider.format != defaults.format),
       ("private_key_file", provider.privateKeyFile != nil), ("signing_alg", provider.signingAlgorithm != defaults.signingAlgorithm),
-      ("key_id", provider.keyID != nil),
+      ("key_id", provider.keyID != nil), ("token_type", provider.tokenType != defaults.tokenType),
     ]
-    for (key, isSet) in oauth where isSet { set.append((key, .oauth2ClientCredentials)) }
-    for (key, kind) in set where kind != provider.kind {
-      check("\(path).\(key)", false, "applies only to kind \(kind.rawValue); this provider's kind is \(provider.kind.rawValue)")
+    for (key, isSet) in oauth where isSet { set.append((key, oauth2Kinds)) }
+    let exchange: [(String, Bool)] = [
+      ("subject_token_file", provider.subjectTokenFile != nil),
+      ("subject_token_type", provider.subjectTokenType != defaults.subjectTokenType),
+      ("requested_token_type", provider.requestedTokenType != nil),
+    ]
+    for (key, isSet) in exchange where isSet { set.append((key, [.tokenExchange])) }
+    for (key, kinds) in set where !kinds.contains(provider.kind) {
+      let names = kinds.map(\.rawValue)
+      let owner = names.count == 1 ? "kind \(names[0])" : "kinds \(names.joined(separator: " and "))"
+      check("\(path).\(key)", false, "applies only to \(owner); this provider's kind is \(provider.kind.rawValue)")
     }
   }
 

@@ -12,7 +12,8 @@ extension ProviderConfig {
       "Unique name, `[a-z0-9_-]+`, used in logs, /status and `{provider:NAME:HEADER}`; required."),
     .choice(
       "kind", \.kind, example: .oauth2ClientCredentials,
-      "Where the headers come from: an http endpoint answering a JSON map, files, or an OAuth 2.0 token endpoint (client credentials)."),
+      "Where the headers come from: an http endpoint answering a JSON map, files, or an OAuth 2.0 token endpoint (client credentials, or token exchange of a subject token)."
+    ),
     .text(
       "url", \.url, type: "http:// or https:// URL", example: "http://127.0.0.1:8081/headers",
       "kind http: the endpoint fetched with GET; it answers a JSON object of header names to string values. Required."),
@@ -63,39 +64,54 @@ extension ProviderConfig {
       "kind file: how often the files are checked for a change (a new inode, size or modification time)."),
     .optionalText(
       "token_url", \.tokenURL, type: "http:// or https:// URL", example: "https://idp.example.com/oauth2/token",
-      "kind oauth2_client_credentials: the token endpoint, POSTed a client credentials grant. Required."),
+      "kinds oauth2_client_credentials and token_exchange: the token endpoint, POSTed the kind's grant. Required."),
     .optionalText(
-      "client_id", \.clientID, example: "augmenter", "kind oauth2_client_credentials: the client identifier. Required."),
+      "client_id", \.clientID, example: "augmenter", "kinds oauth2_client_credentials and token_exchange: the client identifier. Required."),
     .optionalText(
       "client_secret_file", \.clientSecretFile, type: "path", example: "/var/run/secrets/oauth/client-secret",
-      "kind oauth2_client_credentials: the file holding the client secret, re-read on every fetch. Required."),
+      "kinds oauth2_client_credentials and token_exchange: the file holding the client secret, re-read on every fetch. Required unless client_auth is private_key_jwt."
+    ),
     .choice(
       "client_auth", \.clientAuth, example: .clientSecretPost,
-      "kind oauth2_client_credentials: how the client authenticates: HTTP Basic, id and secret in the form, or a JWT signed with its private key."
+      "kinds oauth2_client_credentials and token_exchange: how the client authenticates: HTTP Basic, id and secret in the form, or a JWT signed with its private key."
     ),
     .optionalText(
       "private_key_file", \.privateKeyFile, type: "path", example: "/var/run/secrets/oauth/client.key",
-      "kind oauth2_client_credentials, client_auth private_key_jwt: the PEM private key (RSA or EC P-256), re-read on every fetch."),
+      "kinds oauth2_client_credentials and token_exchange, client_auth private_key_jwt: the PEM private key (RSA or EC P-256), re-read on every fetch."
+    ),
     .choice(
       "signing_alg", \.signingAlgorithm, example: .es256,
-      "kind oauth2_client_credentials, client_auth private_key_jwt: RS256 (an RSA key) or ES256 (an EC P-256 key)."),
+      "kinds oauth2_client_credentials and token_exchange, client_auth private_key_jwt: RS256 (an RSA key) or ES256 (an EC P-256 key)."),
     .optionalText(
       "key_id", \.keyID, example: "augmenter-2026",
-      "kind oauth2_client_credentials, client_auth private_key_jwt: the kid header of the assertion."),
+      "kinds oauth2_client_credentials and token_exchange, client_auth private_key_jwt: the kid header of the assertion."),
     .optionalText(
-      "scope", \.scope, example: "read write", "kind oauth2_client_credentials: the scope requested, space-separated."),
+      "scope", \.scope, example: "read write", "kinds oauth2_client_credentials and token_exchange: the scope requested, space-separated."),
     .optionalText(
       "audience", \.audience, example: "https://api.example.com",
-      "kind oauth2_client_credentials: the audience parameter (Auth0, Okta and others)."),
+      "kinds oauth2_client_credentials and token_exchange: the audience parameter (Auth0, Okta and others)."),
     .optionalText(
       "resource", \.resource, example: "https://api.example.com/",
-      "kind oauth2_client_credentials: the resource parameter (RFC 8707)."),
+      "kinds oauth2_client_credentials and token_exchange: the resource parameter (RFC 8707)."),
     .text(
       "header", \.header, example: "x-upstream-token",
-      "kind oauth2_client_credentials: the header the access token is put in."),
+      "kinds oauth2_client_credentials and token_exchange: the header the access token is put in."),
     .text(
       "format", \.format, example: "Token {}",
-      "kind oauth2_client_credentials: the header's value, `{}` standing for the access token."),
+      "kinds oauth2_client_credentials and token_exchange: the header's value, `{}` standing for the access token."),
+    .text(
+      "token_type", \.tokenType, example: "N_A",
+      "kinds oauth2_client_credentials and token_exchange: the token_type the answer must carry (any case); another is refused."),
+    .optionalText(
+      "subject_token_file", \.subjectTokenFile, type: "path", example: "/var/run/secrets/tokens/idp",
+      "kind token_exchange: the file holding the subject token (a projected service-account token), re-read on every fetch. Required."
+    ),
+    .text(
+      "subject_token_type", \.subjectTokenType, example: "urn:ietf:params:oauth:token-type:id_token",
+      "kind token_exchange: the subject token's type URI (RFC 8693 §3)."),
+    .optionalText(
+      "requested_token_type", \.requestedTokenType, example: "urn:ietf:params:oauth:token-type:access_token",
+      "kind token_exchange: the type of token asked for; an answer whose issued_token_type differs is refused."),
   ])
 }
 

@@ -41,14 +41,17 @@ public struct ProviderConfig: Sendable, Hashable {
   /// `file`: how often the files are checked for a change (key `watch_interval`, default 1s).
   public var watchInterval: Duration
 
-  /// `oauth2_client_credentials`: the token endpoint (key `token_url`).
+  // The keys below, down to `format`, are shared by both OAuth 2.0 kinds
+  // (`oauth2_client_credentials` and `token_exchange`).
+
+  /// `oauth2_client_credentials`, `token_exchange`: the token endpoint (key `token_url`).
   public var tokenURL: String?
-  /// `oauth2_client_credentials`: the client identifier (key `client_id`).
+  /// `oauth2_client_credentials`, `token_exchange`: the client identifier (key `client_id`).
   public var clientID: String?
-  /// `oauth2_client_credentials`: the file holding the client secret, re-read on every fetch so
+  /// `oauth2_client_credentials`, `token_exchange`: the file holding the client secret, re-read on every fetch so
   /// a rotated secret is picked up (key `client_secret_file`).
   public var clientSecretFile: String?
-  /// `oauth2_client_credentials`: how the client authenticates (key `client_auth`).
+  /// `oauth2_client_credentials`, `token_exchange`: how the client authenticates (key `client_auth`).
   public var clientAuth: OAuth2ClientAuthMethod
   /// `private_key_jwt`: the PEM private key the assertion is signed with, re-read on every
   /// fetch (key `private_key_file`).
@@ -57,16 +60,30 @@ public struct ProviderConfig: Sendable, Hashable {
   public var signingAlgorithm: JWTSigningAlgorithm
   /// `private_key_jwt`: the `kid` header, when the server needs it to pick the key (key `key_id`).
   public var keyID: String?
-  /// `oauth2_client_credentials`: the `scope` parameter, space-separated (key `scope`).
+  /// `oauth2_client_credentials`, `token_exchange`: the `scope` parameter, space-separated (key `scope`).
   public var scope: String?
-  /// `oauth2_client_credentials`: the `audience` parameter (key `audience`).
+  /// `oauth2_client_credentials`, `token_exchange`: the `audience` parameter (key `audience`).
   public var audience: String?
-  /// `oauth2_client_credentials`: the `resource` parameter, RFC 8707 (key `resource`).
+  /// `oauth2_client_credentials`, `token_exchange`: the `resource` parameter, RFC 8707 (key `resource`).
   public var resource: String?
-  /// `oauth2_client_credentials`: the header the access token goes into (key `header`).
+  /// `oauth2_client_credentials`, `token_exchange`: the header the access token goes into (key `header`).
   public var header: String
-  /// `oauth2_client_credentials`: its value, `{}` standing for the access token (key `format`).
+  /// `oauth2_client_credentials`, `token_exchange`: its value, `{}` standing for the access token (key `format`).
   public var format: String
+  /// `oauth2_client_credentials`, `token_exchange`: the `token_type` the answer must carry,
+  /// compared case-insensitively (key `token_type`, default `Bearer`; RFC 8693 §2.2.1 answers
+  /// `N_A` for a token that is not an access token).
+  public var tokenType: String
+
+  /// `token_exchange`: the file holding the subject token, re-read on every fetch so a token the
+  /// kubelet rotated is sent from the next refresh on (key `subject_token_file`).
+  public var subjectTokenFile: String?
+  /// `token_exchange`: what the subject token is (key `subject_token_type`, default
+  /// `urn:ietf:params:oauth:token-type:jwt`).
+  public var subjectTokenType: String
+  /// `token_exchange`: the type of token asked for, when the server should not choose (key
+  /// `requested_token_type`).
+  public var requestedTokenType: String?
 
   /// The default `ttl`, 360s: the seed filter's `header_cache_expiry` default.
   public static let defaultTTL: Duration = .seconds(360)
@@ -76,6 +93,8 @@ public struct ProviderConfig: Sendable, Hashable {
   public static let defaultMaxAnswerBytes = 65536
   /// The default `expiry_skew`, 30s.
   public static let defaultExpirySkew: Duration = .seconds(30)
+  /// The default `subject_token_type`: a JWT, such as a Kubernetes service-account token.
+  public static let defaultSubjectTokenType = "urn:ietf:params:oauth:token-type:jwt"
   /// The default `watch_interval`, 1s.
   public static let defaultWatchInterval: Duration = .seconds(1)
 
@@ -108,7 +127,11 @@ public struct ProviderConfig: Sendable, Hashable {
     audience: String? = nil,
     resource: String? = nil,
     header: String = "authorization",
-    format: String = "Bearer {}"
+    format: String = "Bearer {}",
+    tokenType: String = "Bearer",
+    subjectTokenFile: String? = nil,
+    subjectTokenType: String = ProviderConfig.defaultSubjectTokenType,
+    requestedTokenType: String? = nil
   ) {
     self.name = name
     self.url = url
@@ -138,6 +161,10 @@ public struct ProviderConfig: Sendable, Hashable {
     self.resource = resource
     self.header = header
     self.format = format
+    self.tokenType = tokenType
+    self.subjectTokenFile = subjectTokenFile
+    self.subjectTokenType = subjectTokenType
+    self.requestedTokenType = requestedTokenType
   }
 
   /// The URL the provider's answers come from, for logs and `/status`: `url`, `token_url`, or
@@ -145,7 +172,7 @@ public struct ProviderConfig: Sendable, Hashable {
   public var sourceURL: String {
     switch kind {
     case .http: url
-    case .oauth2ClientCredentials: tokenURL ?? ""
+    case .oauth2ClientCredentials, .tokenExchange: tokenURL ?? ""
     case .file: files.first.map { "file://\($0.path)" } ?? ""
     }
   }

@@ -11,6 +11,13 @@ public enum ProviderKind: String, Sendable, Hashable, CaseIterable {
   case file
   /// An OAuth 2.0 token endpoint, client credentials grant (RFC 6749 §4.4).
   case oauth2ClientCredentials = "oauth2_client_credentials"
+  /// An OAuth 2.0 token endpoint, token exchange grant (RFC 8693): a subject token read from a
+  /// file (typically the pod's projected service-account token) traded for an access token.
+  case tokenExchange = "token_exchange"
+
+  /// Whether the kind asks an OAuth 2.0 token endpoint (and so has its keys: `token_url`,
+  /// `client_id`, client authentication, `scope`, `audience`, `resource`, `header`, `format`).
+  public var isOAuth2: Bool { self == .oauth2ClientCredentials || self == .tokenExchange }
 }
 
 /// How an OAuth 2.0 client authenticates at the token endpoint (RFC 6749 §2.3.1; the names are

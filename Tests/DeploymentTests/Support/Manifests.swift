@@ -59,6 +59,7 @@ actor Kustomize {
   /// Every kustomization directory the tests render; the first is the base.
   static let directories = [
     "k8s/base", "k8s/overlays/istio-sidecar", "k8s/overlays/istio-egress-gateway", "k8s/overlays/istio-ext-proc",
+    "k8s/overlays/token-exchange",
   ]
 
   private var renderings: [String: Task<Rendering, any Error>] = [:]

@@ -6,7 +6,8 @@ import Foundation
 import TestSupport
 
 /// Authlib's authorization server on a free loopback port, issuing RS256 JWT access tokens for
-/// the client credentials grant. The secret it expects is a file the test may rewrite.
+/// the client credentials grant and, given a subject-token issuer, the token exchange grant. The
+/// secret it expects is a file the test may rewrite.
 final class OAuth2Server: Sendable {
   /// One token request the server saw.
   struct TokenRequest: Sendable {
@@ -22,6 +23,10 @@ final class OAuth2Server: Sendable {
     var time: Date
     var issuedAt: Date
     var expiresAt: Date
+    /// The token's `sub`: the client, or for token exchange the subject token's `sub`.
+    var subject: String?
+    /// The token's `jti`, to find it among those the upstream received.
+    var id: String?
   }
 
   let port: Int
@@ -51,10 +56,21 @@ final class OAuth2Server: Sendable {
   }
 
   /// Starts the server; tokens live `expiresIn` seconds. With `publicKey` (a PEM file and its
-  /// type, RSA or EC) the client may also authenticate with private_key_jwt.
+  /// type, RSA or EC) the client may also authenticate with private_key_jwt. With
+  /// `subjectIssuer` it accepts token exchange of that issuer's subject tokens. `clockOffset`
+  /// shifts the `iat` and `exp` of its tokens (its clock ahead, or behind when negative).
   static func start(
-    scope: TestScope, clientID: String, secret: String, expiresIn: Int, publicKey: (path: String, type: String)? = nil
+    scope: TestScope, clientID: String, secret: String, expiresIn: Int, publicKey: (path: String, type: String)? = nil,
+    subjectIssuer: SubjectTokenIssuer? = nil, clockOffset: Int = 0
   ) async throws -> OAuth2Server {
+    var extra = publicKey.map { ["--public-key", $0.path, "--public-key-type", $0.type] } ?? []
+    if let subjectIssuer {
+      extra += [
+        "--subject-public-key", subjectIssuer.publicKey, "--subject-issuer", SubjectTokenIssuer.issuer,
+        "--subject-audience", subjectIssuer.audience,
+      ]
+    }
+    if clockOffset != 0 { extra += ["--clock-offset", String(clockOffset)] }
     let secretFile = scope.file("oauth2-server-secret")
     try Data(secret.utf8).write(to: secretFile)
     return try await PortInUse.retrying("oauth2-server") { name in
@@ -64,7 +80,7 @@ final class OAuth2Server: Sendable {
         arguments: [
           Repository.url("scripts/oauth2-server.py").path, "--port", String(port), "--client-id", clientID,
           "--secret-file", secretFile.path, "--expires-in", String(expiresIn),
-        ] + (publicKey.map { ["--public-key", $0.path, "--public-key-type", $0.type] } ?? []),
+        ] + extra,
         scope: scope)
       let server = OAuth2Server(port: port, clientID: clientID, process: process, secretFile: secretFile)
       try await eventually("the OAuth 2.0 server to answer on 127.0.0.1:\(port)", timeout: .seconds(30)) {
@@ -100,7 +116,8 @@ final class OAuth2Server: Sendable {
         IssuedToken(
           time: Date(timeIntervalSince1970: ($0["time"] as? NSNumber)?.doubleValue ?? 0),
           issuedAt: Date(timeIntervalSince1970: ($0["iat"] as? NSNumber)?.doubleValue ?? 0),
-          expiresAt: Date(timeIntervalSince1970: ($0["exp"] as? NSNumber)?.doubleValue ?? 0))
+          expiresAt: Date(timeIntervalSince1970: ($0["exp"] as? NSNumber)?.doubleValue ?? 0), subject: $0["sub"] as? String,
+          id: $0["jti"] as? String)
       }
     )
   }
@@ -110,15 +127,17 @@ final class OAuth2Server: Sendable {
 enum TestJWT {
   /// The `exp` of a JWT or `Bearer <JWT>`, or nil.
   static func expiry(_ value: String) -> Date? {
+    (claims(value)?["exp"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
+  }
+
+  /// The payload of a JWT or `Bearer <JWT>`, or nil.
+  static func claims(_ value: String) -> [String: Any]? {
     let token = value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : value
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3 else { return nil }
     var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }
-    guard let data = Data(base64Encoded: base64),
-      let claims = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-      let exp = (claims["exp"] as? NSNumber)?.doubleValue
-    else { return nil }
-    return Date(timeIntervalSince1970: exp)
+    guard let data = Data(base64Encoded: base64) else { return nil }
+    return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
   }
 }
