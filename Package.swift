@@ -335,7 +335,7 @@ let package = Package(
     .testTarget(
       name: "AllocationTests",
       dependencies: [
-        "CAllocationCounter", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP2", "EnvoyAPI", "TestSupport",
+        "CAllocationCounter", "AugmenterCore", "ExtAuthz", "ExtProc", "GRPC", "HTTP2", "EnvoyAPI", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
