@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 public import AugmenterCore
+public import AugmenterMetrics
 import EnvoyAPI
 import Foundation
 public import GRPC
@@ -21,10 +22,9 @@ public struct ExtProcService: Sendable {
   /// The gRPC path Envoy's ext_proc filter calls.
   public static let path = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
 
-  private let decider: Decider
+  /// The configuration in force, read once per message (a reload replaces it whole).
+  private let configuration: Published<CheckConfiguration>
   private let clock: any AugmenterClock
-  private let errorResponses: ErrorResponses
-  private let problems: ProblemDocument
 
   /// Creates the service over a decider and the clock its snapshots are stamped with; upstream
   /// errors that `errorResponses` selects are rewritten with `problemTypes`' type and title.
@@ -32,10 +32,21 @@ public struct ExtProcService: Sendable {
     decider: Decider, clock: any AugmenterClock, errorResponses: ErrorResponses = ErrorResponses(),
     problemTypes: [Int: ProblemType] = [:]
   ) {
-    self.decider = decider
+    // This front has no check series of its own yet; the gRPC front's shape is used for both.
+    let metrics = CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: MetricsRegistry())
+    self.init(
+      configuration: Published(
+        CheckConfiguration(
+          decider: decider, grpcMetrics: metrics, httpMetrics: metrics, errorResponses: errorResponses,
+          problemTypes: problemTypes)),
+      clock: clock)
+  }
+
+  /// Creates the service over the configuration in force (shared with the ext_authz fronts),
+  /// which reloads replace.
+  public init(configuration: Published<CheckConfiguration>, clock: any AugmenterClock) {
+    self.configuration = configuration
     self.clock = clock
-    self.errorResponses = errorResponses
-    self.problems = ProblemDocument(types: problemTypes)
   }
 
   /// What a stream remembers of its request's headers for the response phase.
@@ -64,7 +75,7 @@ public struct ExtProcService: Sendable {
       state = RequestState(method: attributes.method, path: attributes.path, requestID: attributes.requestID)
       // Observed only: no decision, so no rate-limit token is taken for a request we don't answer.
       guard !request.observabilityMode else { return nil }
-      response = Self.response(for: self.decider.decide(attributes, at: self.clock.now()))
+      response = Self.response(for: self.configuration.value.decider.decide(attributes, at: self.clock.now()))
     case .responseHeaders(let headers)?:
       response.responseHeaders = self.rewrite(headers, state: state)
     case .requestBody?:
@@ -88,7 +99,8 @@ public struct ExtProcService: Sendable {
   /// Envoy drops the upstream body and the stale `content-length` itself.
   func rewrite(_ headers: Envoy_Service_ExtProc_V3_HttpHeaders, state: RequestState) -> Envoy_Service_ExtProc_V3_HeadersResponse {
     var answer = Envoy_Service_ExtProc_V3_HeadersResponse()
-    guard self.errorResponses.isEnabled else { return answer }
+    let active = self.configuration.value
+    guard active.errorResponses.isEnabled else { return answer }
     var status: Int?
     var contentType: String?
     for entry in headers.headers.headers {
@@ -99,9 +111,9 @@ public struct ExtProcService: Sendable {
       }
     }
     guard let status,
-      self.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
+      active.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
     else { return answer }
-    let problem = self.problems.answer(
+    let problem = active.problems.answer(
       status: status, detail: "The upstream service answered \(status) \(ProblemDocument.reasonPhrase(status)).",
       requestID: state.requestID)
     var common = Envoy_Service_ExtProc_V3_CommonResponse()

@@ -31,7 +31,8 @@ private func loadConfig(path: String?) throws(ConfigError) -> AugmenterConfig {
 
 struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run the service (check port: gRPC ext_authz + gRPC health; admin port: /healthz /readyz /status)."
+    abstract:
+      "Run the service (check port: gRPC ext_authz + gRPC health; admin port: /healthz /readyz /status /metrics, POST /reload). SIGHUP or a change of the file reloads the configuration."
   )
 
   @Option(name: .long, help: "Configuration file (YAML or JSON). Without it, built-in defaults apply.")
@@ -56,7 +57,8 @@ struct Serve: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "augmenter")
-    let service = AugmenterService(config: loaded, logger: logger)
+    let service = AugmenterService(
+      config: loaded, logger: logger, configPath: self.config, environment: ProcessInfo.processInfo.environment)
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: service)],
