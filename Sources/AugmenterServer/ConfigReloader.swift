@@ -10,8 +10,8 @@ import Synchronization
 
 /// Applies configuration reloads, one at a time.
 ///
-/// A reload reads the file the service started with (through `ConfigLoader`, environment
-/// overrides included, exactly as at startup) and, when it is valid:
+/// A reload reads the file the service started with (through `ServiceConfiguration.load`,
+/// environment overrides and TLS files included, exactly as at startup) and, when it is valid:
 /// 1. carries over the state of every provider whose settings are unchanged (its refresher keeps
 ///    running, its headers stay), starts refreshers for new states and stops those dropped;
 /// 2. builds a new decider whose unchanged `rate_limit` rules keep their token buckets;
@@ -133,11 +133,7 @@ final class ConfigReloader: Sendable {
   func apply(_ trigger: ConfigReloadReport.Trigger) async -> ConfigReloadReport {
     let new: AugmenterConfig
     do throws(ConfigError) {
-      if let path = self.source.path {
-        new = try ConfigLoader.load(path: path, environment: self.source.environment)
-      } else {
-        new = try ConfigLoader.defaults(environment: self.source.environment)
-      }
+      new = try ServiceConfiguration.load(path: self.source.path, environment: self.source.environment)
     } catch {
       return self.refused(trigger, problems: error.problems)
     }

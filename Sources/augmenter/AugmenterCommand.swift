@@ -20,13 +20,10 @@ struct AugmenterCommand: AsyncParsableCommand {
   )
 }
 
-/// Loads the configuration the way both subcommands do: a file, or the defaults, plus environment.
+/// Loads the configuration the way both subcommands (and a reload) do: a file, or the defaults,
+/// plus environment, TLS files included.
 private func loadConfig(path: String?) throws(ConfigError) -> AugmenterConfig {
-  let environment = ProcessInfo.processInfo.environment
-  if let path {
-    return try ConfigLoader.load(path: path, environment: environment)
-  }
-  return try ConfigLoader.defaults(environment: environment)
+  try ServiceConfiguration.load(path: path, environment: ProcessInfo.processInfo.environment)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -41,11 +38,9 @@ struct Serve: AsyncParsableCommand {
   func run() async throws {
     let loaded: AugmenterConfig
     do throws(ConfigError) {
-      loaded = try loadConfig(path: self.config)
       // TLS files are loaded as the listeners will load them, so a bad certificate or key stops
       // the start with the same message `validate` prints.
-      let tlsProblems = TLSSetup.problems(in: loaded)
-      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
+      loaded = try loadConfig(path: self.config)
     } catch {
       FileHandle.standardError.write(Data("augmenter: invalid configuration\n\(error.description)\n".utf8))
       throw ExitCode(2)
@@ -81,8 +76,6 @@ struct Validate: ParsableCommand {
   func run() throws {
     do throws(ConfigError) {
       let config = try loadConfig(path: self.file)
-      let tlsProblems = TLSSetup.problems(in: config)
-      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
       print(
         "\(self.file): ok (\(config.providers.count) provider(s), \(config.headers.count) static header(s), listen \(config.listen), admin \(config.adminListen))"
       )

@@ -161,6 +161,25 @@ struct ConfigReloaderTests {
     #expect(value("augmenter_config_last_reload_successful", in: rig.metrics.exposition()) == 1)
   }
 
+  @Test("a file serve would refuse (a provider's CA file that is no certificate) is refused by a reload too")
+  func refusesWhatServeRefuses() async throws {
+    let rig = try Rig(Self.first)
+    defer { Task { await rig.tearDown() } }
+    let before = rig.configuration.value
+    // The file exists (the loader's check passes); only loading it as the client will fails.
+    let ca = rig.directory.appendingPathComponent("not-a-ca.pem")
+    try "not a certificate\n".write(to: ca, atomically: true, encoding: .utf8)
+    try rig.write(
+      """
+      providers:
+        - {name: kept, url: "https://127.0.0.1:1/kept", tls: {ca: "\(ca.path)"}}
+      """)
+    let report = await rig.reloader.apply(.file)
+    #expect(!report.ok)
+    #expect(report.problems.map(\.keyPath) == ["providers[0].tls"], "\(report.problems)")
+    #expect(rig.configuration.value === before)
+  }
+
   @Test("requests are served one reload at a time by run(); after finish() they are refused at once")
   func queue() async throws {
     let rig = try Rig(Self.first)
