@@ -43,6 +43,12 @@ public final class RateLimitMetrics: Sendable {
           shown[index] = previousShown[old]
         }
       }
+      // A rule gone from the configuration takes its series along (a rule that stays has the
+      // same series: the registry hands out one per label set).
+      for old in previous.rules where !rules.contains(where: { $0.keys === old.keys }) {
+        registry.prometheus.unregisterGauge(old.keys)
+        registry.prometheus.unregisterCounter(old.evicted)
+      }
     }
     self.rules = rules
     self.clock = clock

@@ -60,4 +60,27 @@ struct ReloadMetricsTests {
     #expect(!text.contains(#"provider="gone""#), "\(text)")
     #expect(Exposition(text: text).value(#"augmenter_provider_usable{provider="kept"}"#) == 0)
   }
+
+  @Test("rate-limit series: a rule kept keeps its series, a rule removed takes its series out")
+  func rateLimitSeries() throws {
+    let registry = MetricsRegistry(version: "1.0.0")
+    let clock = ManualClock()
+    let old = try ConfigLoader.parse(
+      """
+      rules:
+        - {name: kept, match: {path_prefix: /a/}, rate_limit: {requests_per_second: 1}}
+        - {name: gone, match: {path_prefix: /b/}, rate_limit: {requests_per_second: 1}}
+      """, environment: [:])
+    let new = try ConfigLoader.parse(
+      "rules: [{name: kept, match: {path_prefix: /a/}, rate_limit: {requests_per_second: 1}}]", environment: [:])
+    let before = Decider(config: old, registry: ProviderRegistry(config: old))
+    let first = RateLimitMetrics(decider: before, clock: clock, registry: registry)
+    #expect(Exposition(text: registry.exposition()).series(of: "augmenter_rate_limit_keys").count == 2)
+    let after = Decider(config: new, registry: ProviderRegistry(config: new), previous: before)
+    _ = RateLimitMetrics(decider: after, clock: clock, registry: registry, previous: first)
+    #expect(
+      Exposition(text: registry.exposition()).series(of: "augmenter_rate_limit_keys") == [
+        #"augmenter_rate_limit_keys{rule="kept"}"#
+      ])
+  }
 }

@@ -12,16 +12,37 @@ import Testing
 @testable import AugmenterServer
 
 /// Answers every provider with one header named after it (`x-<name>: <name>-value`) and counts
-/// fetches by provider.
+/// fetches by provider; a provider named `slow` is answered only once `release()` is called.
 private final class NamedFetcher: ProviderFetcher, Sendable {
   private let counts = Mutex<[String: Int]>([:])
+  private let held = Mutex<(released: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
   func fetch(_ provider: ProviderConfig) async throws -> FetchedAnswer {
     self.counts.withLock { $0[provider.name, default: 0] += 1 }
+    if provider.name == "slow" {
+      await withCheckedContinuation { continuation in
+        let now = self.held.withLock { held -> Bool in
+          if held.released { return true }
+          held.waiting.append(continuation)
+          return false
+        }
+        if now { continuation.resume() }
+      }
+    }
     return FetchedAnswer(status: 200, body: Array(#"{"x-\#(provider.name)": "\#(provider.name)-value"}"#.utf8))
   }
 
   func fetches(of name: String) -> Int { self.counts.withLock { $0[name] ?? 0 } }
+
+  /// Lets every held fetch of `slow` answer, and those to come.
+  func release() {
+    let waiting = self.held.withLock { held in
+      held.released = true
+      defer { held.waiting = [] }
+      return held.waiting
+    }
+    for continuation in waiting { continuation.resume() }
+  }
 }
 
 /// A reloader over a configuration file in a temporary directory, wired as `AugmenterService` does.
@@ -178,6 +199,36 @@ struct ConfigReloaderTests {
     #expect(!report.ok)
     #expect(report.problems.map(\.keyPath) == ["providers[0].tls"], "\(report.problems)")
     #expect(rig.configuration.value === before)
+  }
+
+  @Test("triggers that arrive while a reload runs are served together by one more reload, not one each")
+  func coalesces() async throws {
+    let rig = try Rig(Self.first)
+    defer { Task { await rig.tearDown() } }
+    let loop = Task { await rig.reloader.run() }
+    // The first reload adds a provider whose first fetch is held: it waits for it (up to 6 s).
+    try rig.write(Self.first + "\n  - {name: slow, url: \"http://127.0.0.1:1/slow\", ttl: 1h, timeout: 5s}\n")
+    let first = Task { await rig.reloader.reload(.admin) }
+    let deadline = ContinuousClock.now + .seconds(5)
+    while rig.fetcher.fetches(of: "slow") == 0 && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    // Meanwhile: a SIGHUP, a file change and three POSTs.
+    rig.reloader.request(.signal)
+    rig.reloader.request(.file)
+    let later = (0..<3).map { _ in Task { await rig.reloader.reload(.admin) } }
+    try await Task.sleep(for: .milliseconds(50))
+    rig.fetcher.release()
+    let firstReport = await first.value
+    var laterReports: [ConfigReloadReport] = []
+    for task in later { laterReports.append(await task.value) }
+    #expect(firstReport.ok && firstReport.providersStarted == ["slow"])
+    #expect(rig.headers()["x-slow"] == "slow-value", "published once slow answered")
+    #expect(laterReports.allSatisfy { $0 == laterReports[0] }, "one reload answered all three")
+    #expect(laterReports[0].trigger == .signal, "the first waiting trigger names it")
+    #expect(laterReports[0].providersKept == ["kept", "dropped", "slow"])
+    rig.reloader.finish()
+    await loop.value
   }
 
   @Test("requests are served one reload at a time by run(); after finish() they are refused at once")
