@@ -78,6 +78,9 @@ final class ConfigReloader: Sendable {
   /// The last reload's result; `nil` before the first.
   var last: ConfigReloadReport? { self.lastReport.withLock { $0 } }
 
+  /// Requests waiting for the next reload (tests observe coalescing through it).
+  var waitingRequests: Int { self.pending.withLock { $0?.count ?? 0 } }
+
   /// Asks for a reload without waiting for it (file watcher, SIGHUP).
   func request(_ trigger: ConfigReloadReport.Trigger) {
     let queued = self.pending.withLock { pending -> Bool in

@@ -88,7 +88,8 @@ private struct Rig: Sendable {
   }
 
   func waitForHeaders(_ name: String) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    // Generous: the first fetch is immediate, but the whole unit suite shares two cores.
+    let deadline = ContinuousClock.now + .seconds(60)
     while self.headers()[name] == nil {
       guard ContinuousClock.now < deadline else { throw CancellationError() }
       try await Task.sleep(for: .milliseconds(10))
@@ -206,18 +207,23 @@ struct ConfigReloaderTests {
     let rig = try Rig(Self.first)
     defer { Task { await rig.tearDown() } }
     let loop = Task { await rig.reloader.run() }
-    // The first reload adds a provider whose first fetch is held: it waits for it (up to 6 s).
-    try rig.write(Self.first + "\n  - {name: slow, url: \"http://127.0.0.1:1/slow\", ttl: 1h, timeout: 5s}\n")
+    // The first reload adds a provider whose first fetch is held: it waits for it (up to 10 s,
+    // well beyond what the queueing below takes).
+    try rig.write(Self.first + "\n  - {name: slow, url: \"http://127.0.0.1:1/slow\", ttl: 1h, timeout: 9s}\n")
     let first = Task { await rig.reloader.reload(.admin) }
-    let deadline = ContinuousClock.now + .seconds(5)
+    var deadline = ContinuousClock.now + .seconds(60)
     while rig.fetcher.fetches(of: "slow") == 0 && ContinuousClock.now < deadline {
       try await Task.sleep(for: .milliseconds(5))
     }
-    // Meanwhile: a SIGHUP, a file change and three POSTs.
+    // Meanwhile: a SIGHUP, a file change and three POSTs, all queued before the first ends.
     rig.reloader.request(.signal)
     rig.reloader.request(.file)
     let later = (0..<3).map { _ in Task { await rig.reloader.reload(.admin) } }
-    try await Task.sleep(for: .milliseconds(50))
+    deadline = ContinuousClock.now + .seconds(60)
+    while rig.reloader.waitingRequests < 5 && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(rig.reloader.waitingRequests == 5)
     rig.fetcher.release()
     let firstReport = await first.value
     var laterReports: [ConfigReloadReport] = []
@@ -274,7 +280,7 @@ struct ConfigReloaderTests {
     try manager.createSymbolicLink(atPath: directory.appendingPathComponent("..data_tmp").path, withDestinationPath: "..2026_02")
     #expect(rename(directory.appendingPathComponent("..data_tmp").path, directory.appendingPathComponent("..data").path) == 0)
     #expect(ConfigFileWatcher.signature(of: path) != before)
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(60)
     while changes.load(ordering: .relaxed) == 0 && ContinuousClock.now < deadline {
       try await Task.sleep(for: .milliseconds(10))
     }
