@@ -163,6 +163,9 @@ final class ConfigReloader: Sendable {
     }
     // The one step checks can observe.
     self.configuration.replace(with: next)
+    // Rules gone with the old configuration take their check series along.
+    old.grpcMetrics.removeSeries(missingFrom: next.grpcMetrics, in: self.metrics)
+    old.httpMetrics.removeSeries(missingFrom: next.httpMetrics, in: self.metrics)
 
     let now = Date()
     self.metrics.configurationLoaded(at: now)

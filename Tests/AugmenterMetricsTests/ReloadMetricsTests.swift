@@ -83,4 +83,29 @@ struct ReloadMetricsTests {
         #"augmenter_rate_limit_keys{rule="kept"}"#
       ])
   }
+
+  @Test("check series of a rule a reload removed leave the exposition; those of rules kept stay, with their counts")
+  func checkSeriesOfRemovedRules() throws {
+    let registry = MetricsRegistry(version: "1.0.0")
+    let old = try ConfigLoader.parse(
+      """
+      rules:
+        - {name: kept, match: {path_prefix: /a/}, deny: {status: 403}}
+        - {name: gone, match: {path_prefix: /b/}, deny: {status: 403}}
+      """, environment: [:])
+    let new = try ConfigLoader.parse("rules: [{name: kept, match: {path_prefix: /a/}, deny: {status: 403}}]", environment: [:])
+    let before = CheckMetrics(
+      front: .grpc, sources: Decider(config: old, registry: ProviderRegistry(config: old)).outcomeSources, registry: registry)
+    var outcome = DecisionOutcome.error
+    outcome.source = 0
+    outcome.kind = .deny
+    before.record(outcome, started: CheckMetrics.start())
+    let after = CheckMetrics(
+      front: .grpc, sources: Decider(config: new, registry: ProviderRegistry(config: new)).outcomeSources, registry: registry)
+    before.removeSeries(missingFrom: after, in: registry)
+    let exposition = Exposition(text: registry.exposition())
+    #expect(exposition.value(#"augmenter_checks_total{front="grpc",outcome="deny",rule="kept",profile=""}"#) == 1)
+    #expect(!exposition.text.contains(#"rule="gone""#), "\(exposition.text)")
+    #expect(exposition.value(#"augmenter_checks_total{front="grpc",outcome="allow",rule="default",profile=""}"#) == 0)
+  }
 }
