@@ -169,6 +169,8 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        // SIGHUP asks for a configuration reload (the product ServiceGroup's signals come from).
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -296,7 +298,7 @@ let package = Package(
     .testTarget(
       name: "AugmenterServerTests",
       dependencies: [
-        "AugmenterServer", "Admin", "AugmenterCore", "ExtAuthz", "GRPC", "HTTP1", "HTTP2", "EnvoyAPI",
+        "AugmenterServer", "Admin", "AugmenterCore", "AugmenterMetrics", "ExtAuthz", "GRPC", "HTTP1", "HTTP2", "EnvoyAPI",
         "TestCertificates", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

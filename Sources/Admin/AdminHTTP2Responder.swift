@@ -16,7 +16,18 @@ package struct AdminHTTP2Responder: HTTP2RequestResponder {
   }
 
   package func respond(to request: HTTP2Request, allocator: ByteBufferAllocator) -> HTTP2Response {
-    let (status, contentType, body) = self.state.respond(method: HTTPMethod(rawValue: request.head.method), uri: request.head.path)
+    let method = HTTPMethod(rawValue: request.head.method)
+    if self.state.isReload(method: method, uri: request.head.path) {
+      // A response here is synchronous, and a reload must not run on the event loop: it is
+      // started, and its result is in `/status` (HTTP/1.1 clients get it in the answer).
+      let state = self.state
+      Task { _ = await state.reloadResponse() }
+      return HTTP2Response(
+        status: 202,
+        headers: [HTTP2Header("content-type", "application/json"), HTTP2Header("cache-control", "no-store")],
+        body: allocator.buffer(string: #"{"accepted": true, "result": "see /status config.last_reload"}"# + "\n"))
+    }
+    let (status, contentType, body) = self.state.respond(method: method, uri: request.head.path)
     return HTTP2Response(
       status: Int(status.code),
       headers: [HTTP2Header("content-type", contentType), HTTP2Header("cache-control", "no-store")],

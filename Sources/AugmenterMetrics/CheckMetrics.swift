@@ -66,6 +66,15 @@ public final class CheckMetrics: Sendable {
     ContinuousClock.now
   }
 
+  /// Takes out of `registry`'s exposition the counters of this front that `replacement` (the
+  /// series of a reloaded configuration) does not have: those of rules the reload removed or
+  /// renamed. The counters both have are the same objects (one per label set), so they stay.
+  public func removeSeries(missingFrom replacement: CheckMetrics, in registry: MetricsRegistry) {
+    for case let counter? in self.counters where !replacement.counters.contains(where: { $0 === counter }) {
+      registry.prometheus.unregisterCounter(counter)
+    }
+  }
+
   /// Counts one check that began at `started` and ended now with `outcome`.
   public func record(_ outcome: DecisionOutcome, started: ContinuousClock.Instant) {
     self.duration.record(ContinuousClock.now - started)

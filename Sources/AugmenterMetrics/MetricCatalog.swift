@@ -84,12 +84,14 @@ public enum MetricCatalog {
   /// Whether the configuration in force loaded.
   public static let configLastReloadSuccessful = MetricDeclaration(
     "augmenter_config_last_reload_successful", .gauge,
-    help: "1 if the last configuration load succeeded (the one at startup).")
+    help:
+      "1 if the last configuration load (at startup or a reload) succeeded, 0 if the last reload failed and the previous configuration stayed in force."
+  )
 
   /// When the configuration in force was loaded.
   public static let configLastReloadSuccessTimestamp = MetricDeclaration(
     "augmenter_config_last_reload_success_timestamp_seconds", .gauge,
-    help: "Unix time of the last successful configuration load (startup).")
+    help: "Unix time of the last successful configuration load (startup or reload).")
 
   /// Every metric, in the order of the README's list.
   public static let all: [MetricDeclaration] = [

@@ -5,6 +5,7 @@
 public import AugmenterCore
 import Foundation
 import Prometheus
+import Synchronization
 
 /// One provider's series: its refresher reports each fetch here, and the gauges that follow from
 /// its state and the time (usable, expiry, last success, consecutive failures) are read from
@@ -18,6 +19,9 @@ public final class ProviderMetrics: ProviderFetchObserver {
   private let headersExpiry: Gauge
   private let usable: Gauge
   private let consecutiveFailures: Gauge
+  private let registry: MetricsRegistry
+  /// The id of this provider's scrape-time collector (removed with the provider).
+  private let collector: Mutex<Int?> = Mutex(nil)
 
   /// Makes the series of the provider of `state` in `registry` and reads its gauges at each
   /// scrape, on `clock`.
@@ -36,9 +40,22 @@ public final class ProviderMetrics: ProviderFetchObserver {
     self.headersExpiry = registry.gauge(MetricCatalog.providerHeadersExpiry, [name])
     self.usable = registry.gauge(MetricCatalog.providerUsable, [name])
     self.consecutiveFailures = registry.gauge(MetricCatalog.providerConsecutiveFailures, [name])
+    self.registry = registry
     self.update()
-    // Held by the registry from here on (it holds nothing back: no cycle).
-    registry.addCollector { self.update() }
+    // Held by the registry from here on (it holds nothing back: no cycle), until `remove()`.
+    let id = registry.addCollector { self.update() }
+    self.collector.withLock { $0 = id }
+  }
+
+  /// Takes this provider's series out of the exposition (a reload removed the provider, or
+  /// changed its settings and a new refresher, with new series, follows).
+  public func remove() {
+    if let id = self.collector.withLock({ $0 }) { self.registry.removeCollector(id) }
+    for counter in self.fetches.values { self.registry.prometheus.unregisterCounter(counter) }
+    self.registry.prometheus.unregisterDurationHistogram(self.fetchDuration)
+    for gauge in [self.lastSuccess, self.headersExpiry, self.usable, self.consecutiveFailures] {
+      self.registry.prometheus.unregisterGauge(gauge)
+    }
   }
 
   public func fetchFinished(_ result: ProviderFetchResult, duration: Duration) {

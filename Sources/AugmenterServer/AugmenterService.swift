@@ -20,7 +20,8 @@ import Providers
 public import ServiceLifecycle
 import Synchronization
 
-/// Runs Augmenter until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`).
+/// Runs Augmenter until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), reloading
+/// its configuration when the file changes, on SIGHUP and on `POST /reload` (`ConfigReloader`).
 ///
 /// Inside, a service group of its own runs, in this order: the admin listener, the background
 /// work (provider refreshers, TLS file watchers), the check listener. A graceful shutdown stops
@@ -36,12 +37,23 @@ public final class AugmenterService: Service {
   private let logger: Logger
   private let clock: any AugmenterClock
   private let draining = Atomic<Bool>(false)
+  private let configPath: String?
+  private let environment: [String: String]
 
   /// Creates the service from a validated configuration.
-  public init(config: AugmenterConfig, logger: Logger, clock: any AugmenterClock = SystemClock()) {
+  /// - Parameters:
+  ///   - configPath: the file `config` was loaded from: reloads (its change, SIGHUP,
+  ///     `POST /reload`) read it again; `nil` (built-in defaults) reloads the defaults.
+  ///   - environment: the environment overrides reloads apply, as `config`'s load did.
+  public init(
+    config: AugmenterConfig, logger: Logger, clock: any AugmenterClock = SystemClock(), configPath: String? = nil,
+    environment: [String: String] = [:]
+  ) {
     self.config = config
     self.logger = logger
     self.clock = clock
+    self.configPath = configPath
+    self.environment = environment
   }
 
   /// Serves until graceful shutdown, then drains as described above.
@@ -72,22 +84,27 @@ public final class AugmenterService: Service {
     let registry = ProviderRegistry(config: self.config)
     let decider = Decider(config: self.config, registry: registry)
     let clock = self.clock
+    let logger = self.logger
     let draining = { @Sendable [weak self] in self?.draining.load(ordering: .relaxed) ?? true }
-    // Every series is made here, once, for the label sets this configuration allows.
+    // Every series is made here for the label sets this configuration allows (and again by a
+    // reload, for those of the new one).
     let metrics = MetricsRegistry()
     metrics.configurationLoaded(at: Date())
-    let adminState = AdminState(registry: registry, clock: clock, isDraining: draining, metrics: metrics)
-    let check = ExtAuthzCheckService(
-      decider: decider, clock: clock,
-      metrics: CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: metrics))
-    _ = RateLimitMetrics(decider: decider, clock: clock, registry: metrics)  // kept by the registry
+    // What every check reads; a reload replaces it whole.
+    let configuration = Published(CheckConfiguration(config: self.config, decider: decider, registry: metrics))
+    let refreshers = ProviderRefreshers(
+      fetcher: ProviderFetcherByKind(client: httpClient), clock: clock, logger: logger, metrics: metrics)
+    let reloader = ConfigReloader(
+      source: ConfigReloader.Source(path: self.configPath, environment: self.environment), startup: self.config,
+      configuration: configuration, refreshers: refreshers, metrics: metrics,
+      rateLimitMetrics: RateLimitMetrics(decider: decider, clock: clock, registry: metrics), clock: clock, logger: logger)
+    let adminState = AdminState(
+      providers: { configuration.value.decider.providers }, clock: clock, isDraining: draining, metrics: metrics,
+      reload: AdminReload(reload: { await reloader.reload(.admin) }, last: { reloader.last }))
+    let check = ExtAuthzCheckService(configuration: configuration, clock: clock)
     let health = HealthService { adminState.isReady() }
-    let httpModeCheck = HTTPModeCheckService(
-      decider: decider, clock: clock,
-      metrics: CheckMetrics(front: .http, sources: decider.outcomeSources, registry: metrics))
-    let extProc = ExtProcService(
-      decider: decider, clock: clock, errorResponses: self.config.errorResponses, problemTypes: self.config.problemTypes,
-      metrics: CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: metrics))
+    let httpModeCheck = HTTPModeCheckService(configuration: configuration, clock: clock)
+    let extProc = ExtProcService(configuration: configuration, clock: clock)
     let router = GRPCRouter(
       methods: [
         HealthService.checkPath: .unary { message, _ throws(GRPCStatus) in try health.check(message) },
@@ -124,15 +141,12 @@ public final class AugmenterService: Service {
       logger: self.logger,
       connectionMetrics: ConnectionMetrics(registry: metrics)
     )
-    let logger = self.logger
-    let fetcher = ProviderFetcherByKind(client: httpClient)
     let background = BackgroundWork(
-      refreshers: registry.states.map {
-        ProviderRefresher(
-          state: $0, fetcher: fetcher, clock: clock, logger: logger,
-          observer: ProviderMetrics(state: $0, clock: clock, registry: metrics))
-      },
+      refreshers: refreshers,
+      providers: registry.states,
       tlsWatchers: [checkTLS, adminTLS].compactMap { $0 },
+      reloader: reloader,
+      configPath: self.configPath,
       logger: logger
     )
     let adminListener = ListenerService(

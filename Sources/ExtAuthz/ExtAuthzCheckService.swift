@@ -24,18 +24,25 @@ public struct ExtAuthzCheckService: Sendable {
   /// inline, for `HTTP2Settings.internedStrings`.
   public static let internedHeaderNames = ["x-envoy-internal", "x-envoy-expected-rq-timeout-ms"]
 
-  private let decider: Decider
+  /// The configuration in force, read once per check (a reload replaces it whole).
+  private let configuration: Published<CheckConfiguration>
   private let clock: any AugmenterClock
   private let lastResponse = LastResponse()
-  private let metrics: CheckMetrics
 
   /// Creates the service over a decider and the clock its snapshots are stamped with.
   /// - Parameter metrics: where checks are counted; by default series of a registry of their
   ///   own, so a service is always measured the same way (the allocation budget covers it).
   public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
-    self.decider = decider
+    let metrics = metrics ?? CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: MetricsRegistry())
+    self.init(
+      configuration: Published(CheckConfiguration(decider: decider, grpcMetrics: metrics, httpMetrics: metrics)),
+      clock: clock)
+  }
+
+  /// Creates the service over the configuration in force, which reloads replace.
+  public init(configuration: Published<CheckConfiguration>, clock: any AugmenterClock) {
+    self.configuration = configuration
     self.clock = clock
-    self.metrics = metrics ?? CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: MetricsRegistry())
   }
 
   /// The last decision and its encoding: consecutive checks mostly get the same answer (the same
@@ -67,10 +74,12 @@ public struct ExtAuthzCheckService: Sendable {
   /// - Parameter peerIdentity: the connection's verified TLS client identity, if any.
   public func framedCheck(_ message: ByteBuffer, peerIdentity: String? = nil) throws(GRPCStatus) -> ByteBuffer {
     let started = CheckMetrics.start()
+    // One configuration for the whole check: its decision is counted in its own series.
+    let active = self.configuration.value
     // Stays `error` unless a decision is made and encoded.
     var outcome = DecisionOutcome.error
-    defer { self.metrics.record(outcome, started: started) }
-    let readingHeaders = self.decider.readsRequestHeaders
+    defer { active.grpcMetrics.record(outcome, started: started) }
+    let readingHeaders = active.decider.readsRequestHeaders
     var attributes: CheckRequestAttributes
     if let scanned = CheckRequestScanner.scan(message, readingHeaders: readingHeaders) {
       attributes = Self.attributes(of: scanned, readingHeaders: readingHeaders)
@@ -82,7 +91,7 @@ public struct ExtAuthzCheckService: Sendable {
     }
     attributes.peerIdentity = peerIdentity
     var decided = DecisionOutcome.error
-    let decision = self.decider.decide(attributes, at: self.clock.now(), outcome: &decided)
+    let decision = active.decider.decide(attributes, at: self.clock.now(), outcome: &decided)
     do {
       let framed = try self.lastResponse.framed(for: decision)
       outcome = decided

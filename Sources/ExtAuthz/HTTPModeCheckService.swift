@@ -24,16 +24,24 @@ public struct HTTPModeCheckService: Sendable {
     public var body: String
   }
 
-  private let decider: Decider
+  /// The configuration in force, read once per check (a reload replaces it whole).
+  private let configuration: Published<CheckConfiguration>
   private let clock: any AugmenterClock
-  private let metrics: CheckMetrics
 
   /// Creates the service over the same decider the gRPC mode uses.
   /// - Parameter metrics: where checks are counted; by default series of a registry of their own.
   public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
-    self.decider = decider
+    let metrics = metrics ?? CheckMetrics(front: .http, sources: decider.outcomeSources, registry: MetricsRegistry())
+    self.init(
+      configuration: Published(CheckConfiguration(decider: decider, grpcMetrics: metrics, httpMetrics: metrics)),
+      clock: clock)
+  }
+
+  /// Creates the service over the configuration in force (shared with the gRPC front), which
+  /// reloads replace.
+  public init(configuration: Published<CheckConfiguration>, clock: any AugmenterClock) {
+    self.configuration = configuration
     self.clock = clock
-    self.metrics = metrics ?? CheckMetrics(front: .http, sources: decider.outcomeSources, registry: MetricsRegistry())
   }
 
   /// The header carrying the names Envoy removes from the upstream request on an allow.
@@ -56,10 +64,12 @@ public struct HTTPModeCheckService: Sendable {
     peerIdentity: String? = nil
   ) -> Answer {
     let started = CheckMetrics.start()
-    let reads = self.decider.readsRequestHeaders
+    // One configuration for the whole check: its decision is counted in its own series.
+    let active = self.configuration.value
+    let reads = active.decider.readsRequestHeaders
     let attributes = CheckRequestAttributes(
       method: method,
-      path: Self.strip(self.decider.httpModePathPrefix, from: path),
+      path: Self.strip(active.decider.httpModePathPrefix, from: path),
       authority: authority,
       scheme: scheme,
       requestID: header("x-request-id"),
@@ -69,8 +79,8 @@ public struct HTTPModeCheckService: Sendable {
       peerIdentity: peerIdentity
     )
     var outcome = DecisionOutcome.error
-    let answer = Self.answer(for: self.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
-    self.metrics.record(outcome, started: started)
+    let answer = Self.answer(for: active.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
+    active.httpMetrics.record(outcome, started: started)
     return answer
   }
 

@@ -29,7 +29,7 @@ final class ExtProcCall: GRPCStreamHandler {
     do {
       request = try Envoy_Service_ExtProc_V3_ProcessingRequest(serializedBytes: Array(message.readableBytesView))
     } catch {
-      self.service.metrics.record(.error, started: CheckMetrics.start())
+      self.service.recordUndecodableMessage()
       // SwiftProtobuf's error names the problem, never a field's content.
       self.stream.finish(GRPCStatus(.invalidArgument, "ProcessingRequest is not a valid protobuf message: \(error)"))
       return

@@ -22,13 +22,10 @@ public struct ExtProcService: Sendable {
   /// The gRPC path Envoy's ext_proc filter calls.
   public static let path = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
 
-  private let decider: Decider
+  /// The configuration in force, read once per message (a reload replaces it whole): the
+  /// decider, the `ext_proc` check series, the error rewriting.
+  private let configuration: Published<CheckConfiguration>
   private let clock: any AugmenterClock
-  private let errorResponses: ErrorResponses
-  private let problems: ProblemDocument
-  /// The request phase's decisions (front `ext_proc`), and streams refused for a message that
-  /// is not a ProcessingRequest (outcome `error`).
-  let metrics: CheckMetrics
 
   /// Creates the service over a decider and the clock its snapshots are stamped with; upstream
   /// errors that `errorResponses` selects are rewritten with `problemTypes`' type and title.
@@ -37,11 +34,25 @@ public struct ExtProcService: Sendable {
     decider: Decider, clock: any AugmenterClock, errorResponses: ErrorResponses = ErrorResponses(),
     problemTypes: [Int: ProblemType] = [:], metrics: CheckMetrics? = nil
   ) {
-    self.decider = decider
+    let metrics = metrics ?? CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: MetricsRegistry())
+    self.init(
+      configuration: Published(
+        CheckConfiguration(
+          decider: decider, grpcMetrics: metrics, httpMetrics: metrics, extProcMetrics: metrics,
+          errorResponses: errorResponses, problemTypes: problemTypes)),
+      clock: clock)
+  }
+
+  /// Creates the service over the configuration in force (shared with the ext_authz fronts),
+  /// which reloads replace.
+  public init(configuration: Published<CheckConfiguration>, clock: any AugmenterClock) {
+    self.configuration = configuration
     self.clock = clock
-    self.errorResponses = errorResponses
-    self.problems = ProblemDocument(types: problemTypes)
-    self.metrics = metrics ?? CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: MetricsRegistry())
+  }
+
+  /// Counts a stream refused for a message that is not a ProcessingRequest (outcome `error`).
+  func recordUndecodableMessage() {
+    self.configuration.value.extProcMetrics.record(.error, started: CheckMetrics.start())
   }
 
   /// What a stream remembers of its request's headers for the response phase.
@@ -79,11 +90,12 @@ public struct ExtProcService: Sendable {
       // Observed only: no decision, so no rate-limit token is taken for a request we don't answer.
       guard !request.observabilityMode else { return nil }
       let started = CheckMetrics.start()
+      let active = self.configuration.value
       var outcome = DecisionOutcome.error
-      response = Self.response(for: self.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
-      self.metrics.record(outcome, started: started)
-      if outcome.kind == .allow, self.decider.responseHeaders.indices.contains(outcome.source) {
-        state.responseHeaders = self.decider.responseHeaders[outcome.source]
+      response = Self.response(for: active.decider.decide(attributes, at: self.clock.now(), outcome: &outcome))
+      active.extProcMetrics.record(outcome, started: started)
+      if outcome.kind == .allow, active.decider.responseHeaders.indices.contains(outcome.source) {
+        state.responseHeaders = active.decider.responseHeaders[outcome.source]
       }
       if case .immediateResponse? = response.response { state.answeredLocally = true }
     case .responseHeaders(let headers)?:
@@ -123,7 +135,9 @@ public struct ExtProcService: Sendable {
   ) -> Envoy_Service_ExtProc_V3_ProcessingResponse {
     var response = Envoy_Service_ExtProc_V3_ProcessingResponse()
     response.responseHeaders = Envoy_Service_ExtProc_V3_HeadersResponse()
-    guard !state.answeredLocally, self.errorResponses.isEnabled || !state.responseHeaders.isEmpty else { return response }
+    let active = self.configuration.value
+    let errorResponses = active.errorResponses
+    guard !state.answeredLocally, errorResponses.isEnabled || !state.responseHeaders.isEmpty else { return response }
     var status: Int?
     var contentType: String?
     var encoded = false
@@ -141,13 +155,13 @@ public struct ExtProcService: Sendable {
       if !state.responseHeaders.isEmpty { present.insert(name) }
     }
     var mutation = Self.mutation(state.responseHeaders, present: present)
-    guard let status, self.errorResponses.isEnabled,
-      self.errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
+    guard let status, errorResponses.isEnabled,
+      errorResponses.rewrites(status: status, contentType: contentType, method: state.method, path: state.path)
     else {
       if Self.changes(mutation) { response.responseHeaders.response.headerMutation = mutation }
       return response
     }
-    if self.errorResponses.quoteBodyBytes > 0, !headers.endOfStream, !encoded {
+    if errorResponses.quoteBodyBytes > 0, !headers.endOfStream, !encoded {
       state.quotedStatus = status
       var mode = Envoy_Extensions_Filters_Http_ExtProc_V3_ProcessingMode()
       mode.responseBodyMode = .buffered
@@ -155,7 +169,8 @@ public struct ExtProcService: Sendable {
       if Self.changes(mutation) { response.responseHeaders.response.headerMutation = mutation }
       return response
     }
-    var common = self.problemResponse(status: status, detail: self.errorResponses.detail(status: status), state: state)
+    var common = Self.problemResponse(
+      status: status, detail: errorResponses.detail(status: status), problems: active.problems, state: state)
     common.status = .continueAndReplace
     // The document's content-type wins over a rule's; a gzip upstream error must not reach the
     // client labelled gzip.
@@ -198,8 +213,10 @@ public struct ExtProcService: Sendable {
     // Only a whole body can be replaced: a chunk (the filter configured STREAMED and refusing
     // the override) follows headers Envoy has already sent, so it passes unchanged.
     guard body.endOfStream else { return answer }
-    var common = self.problemResponse(
-      status: status, detail: self.errorResponses.detail(status: status, body: body.body), state: state)
+    let active = self.configuration.value
+    var common = Self.problemResponse(
+      status: status, detail: active.errorResponses.detail(status: status, body: body.body), problems: active.problems,
+      state: state)
     common.headerMutation.setHeaders.append(
       Self.option(HeaderField(name: "content-length", value: String(common.bodyMutation.body.count)), append: false))
     answer.response = common
@@ -208,10 +225,10 @@ public struct ExtProcService: Sendable {
 
   /// A common response carrying the problem document for an upstream `status`: its
   /// `content-type` set, the document as the new body.
-  private func problemResponse(
-    status: Int, detail: String, state: RequestState
+  private static func problemResponse(
+    status: Int, detail: String, problems: ProblemDocument, state: RequestState
   ) -> Envoy_Service_ExtProc_V3_CommonResponse {
-    let problem = self.problems.answer(status: status, detail: detail, requestID: state.requestID)
+    let problem = problems.answer(status: status, detail: detail, requestID: state.requestID)
     var common = Envoy_Service_ExtProc_V3_CommonResponse()
     common.headerMutation.setHeaders = problem.headers.map { Self.option($0, append: false) }
     common.bodyMutation.body = Data(problem.body.utf8)

@@ -20,18 +20,16 @@ struct AugmenterCommand: AsyncParsableCommand {
   )
 }
 
-/// Loads the configuration the way both subcommands do: a file, or the defaults, plus environment.
+/// Loads the configuration the way both subcommands (and a reload) do: a file, or the defaults,
+/// plus environment, TLS files included.
 private func loadConfig(path: String?) throws(ConfigError) -> AugmenterConfig {
-  let environment = ProcessInfo.processInfo.environment
-  if let path {
-    return try ConfigLoader.load(path: path, environment: environment)
-  }
-  return try ConfigLoader.defaults(environment: environment)
+  try ServiceConfiguration.load(path: path, environment: ProcessInfo.processInfo.environment)
 }
 
 struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run the service (check port: gRPC ext_authz + gRPC health; admin port: /healthz /readyz /status)."
+    abstract:
+      "Run the service (check port: gRPC ext_authz + gRPC health; admin port: /healthz /readyz /status /metrics, POST /reload). SIGHUP or a change of the file reloads the configuration."
   )
 
   @Option(name: .long, help: "Configuration file (YAML or JSON). Without it, built-in defaults apply.")
@@ -40,11 +38,9 @@ struct Serve: AsyncParsableCommand {
   func run() async throws {
     let loaded: AugmenterConfig
     do throws(ConfigError) {
-      loaded = try loadConfig(path: self.config)
       // TLS files are loaded as the listeners will load them, so a bad certificate or key stops
       // the start with the same message `validate` prints.
-      let tlsProblems = TLSSetup.problems(in: loaded)
-      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
+      loaded = try loadConfig(path: self.config)
     } catch {
       FileHandle.standardError.write(Data("augmenter: invalid configuration\n\(error.description)\n".utf8))
       throw ExitCode(2)
@@ -56,7 +52,8 @@ struct Serve: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "augmenter")
-    let service = AugmenterService(config: loaded, logger: logger)
+    let service = AugmenterService(
+      config: loaded, logger: logger, configPath: self.config, environment: ProcessInfo.processInfo.environment)
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: service)],
@@ -79,8 +76,6 @@ struct Validate: ParsableCommand {
   func run() throws {
     do throws(ConfigError) {
       let config = try loadConfig(path: self.file)
-      let tlsProblems = TLSSetup.problems(in: config)
-      if !tlsProblems.isEmpty { throw ConfigError(problems: tlsProblems) }
       print(
         "\(self.file): ok (\(config.providers.count) provider(s), \(config.headers.count) static header(s), listen \(config.listen), admin \(config.adminListen))"
       )

@@ -39,6 +39,9 @@ public struct ConfigKeyDoc: Sendable, Hashable {
   public var fromEnvironment: Bool
   /// The keys inside (mappings, lists, named entries).
   public var children: [ConfigKeyDoc]
+  /// Whether a reload applies a change of the key (`false`: it is read once at start, e.g. by a
+  /// bound socket, and a reload reports that the change waits for a restart).
+  public var live: Bool = true
 
   /// A single value that one environment variable sets.
   var isEnvironmentScalar: Bool { self.shape == .scalar && self.fromEnvironment }
@@ -47,9 +50,12 @@ public struct ConfigKeyDoc: Sendable, Hashable {
 /// One key of a configuration mapping read into `Target`.
 struct ConfigField<Target>: Sendable {
   /// What the reference says of the key.
-  let doc: ConfigKeyDoc
+  var doc: ConfigKeyDoc
   /// Reads the key's value (at key path `path`) into the target, reporting problems.
   let read: @Sendable (inout ConfigDecoder, ConfigNode, _ path: String, inout Target) -> Void
+  /// Of two configurations, the key paths at or under this key (at `path`) whose values differ
+  /// and need a restart to apply; none for a key a reload applies.
+  var restartChanges: @Sendable (_ old: Target, _ new: Target, _ path: String) -> [String] = { _, _, _ in [] }
 
   /// The key as written in the file.
   var name: String { self.doc.name }
@@ -73,6 +79,11 @@ struct ConfigFields<Target>: Sendable {
   /// The field for `name`, if the mapping has that key.
   func field(_ name: String) -> ConfigField<Target>? {
     self.fields.first { $0.name == name }
+  }
+
+  /// Of two configurations, the key paths under `path` whose change needs a restart.
+  func restartChanges(from old: Target, to new: Target, path: String = "") -> [String] {
+    self.fields.flatMap { $0.restartChanges(old, new, joinKeyPath(path, $0.name)) }
   }
 }
 
@@ -111,6 +122,14 @@ extension ConfigField {
     self.read = read
   }
 
+  /// This key, read once at start: a reload that changes the value at `keyPath` reports the key
+  /// as needing a restart instead of applying it (`ConfigKeyDoc.live`).
+  func restartRequired<Value: Equatable>(_ keyPath: any KeyPath<Target, Value> & Sendable) -> ConfigField {
+    var field = self
+    field.doc.live = false
+    field.restartChanges = { old, new, path in old[keyPath: keyPath] == new[keyPath: keyPath] ? [] : [path] }
+    return field
+  }
 }
 
 extension ConfigField where Target: ConfigDefaults {
@@ -196,10 +215,13 @@ extension ConfigField where Target: ConfigDefaults {
   /// A mapping read into the same target through its own table (e.g. `http2` into
   /// `AugmenterConfig`'s `http2...` properties).
   static func section(_ name: String, _ fields: ConfigFields<Target>, _ summary: String) -> ConfigField {
-    ConfigField(name, type: "mapping", shape: .mapping, environment: true, children: fields.docs, summary) {
+    var field = ConfigField(name, type: "mapping", shape: .mapping, environment: true, children: fields.docs, summary) {
       decoder, node, path, target in
       decoder.read(node, path, fields, into: &target)
     }
+    // Its keys read into the same target, so their restart rules apply under this key's path.
+    field.restartChanges = { old, new, path in fields.restartChanges(from: old, to: new, path: path) }
+    return field
   }
 }
 

@@ -22,13 +22,20 @@ public enum ConfigReference {
       "the file lists (`AUGMENTER_PROVIDERS__0__URL`, `AUGMENTER_PROVIDERS__0__TLS__CA`), or a static",
       "header (`AUGMENTER_HEADERS__X_STATIC` for `x-static`).",
       "",
+      "**Reload.** A reload (a change of the file, `SIGHUP`, `POST /reload` on the admin port) applies",
+      "every key except those marked *Restart required*: a change of one of those is reported (log,",
+      "`/status`, the reload's answer) and waits for a restart, while the rest applies.",
+      "",
     ]
     self.section(title: "Top level", path: "", keys: Self.keys, into: &lines)
     return lines.joined(separator: "\n") + "\n"
   }
 
   /// One table for the keys of a mapping at `path`, then one per nested mapping.
-  private static func section(title: String, path: String, keys: [ConfigKeyDoc], into lines: inout [String]) {
+  /// `restart`: the mapping is read once at start (its parent is not live), so every key in it is.
+  private static func section(
+    title: String, path: String, keys: [ConfigKeyDoc], restart: Bool = false, into lines: inout [String]
+  ) {
     lines.append("## \(title)")
     lines.append("")
     lines.append("| key | type | default | env | meaning |")
@@ -38,14 +45,16 @@ public enum ConfigReference {
       let defaultText = key.defaultValue.map { "`\($0)`" } ?? "—"
       let environment = key.fromEnvironment ? "yes" : ""
       let example = key.example.map { " Example: `\($0)`." } ?? ""
+      let reload = restart || !key.live ? " *Restart required.*" : ""
       lines.append(
-        "| `\(keyPath)` | \(self.cell(key.type)) | \(self.cell(defaultText)) | \(environment) | \(self.cell(key.summary))\(self.cell(example)) |"
+        "| `\(keyPath)` | \(self.cell(key.type)) | \(self.cell(defaultText)) | \(environment) | \(self.cell(key.summary))\(self.cell(example))\(reload) |"
       )
     }
     lines.append("")
     for key in keys where !key.children.isEmpty {
       let keyPath = self.join(path, key)
-      self.section(title: "`\(keyPath)`", path: keyPath, keys: key.children, into: &lines)
+      self.section(
+        title: "`\(keyPath)`", path: keyPath, keys: key.children, restart: restart || !key.live, into: &lines)
     }
   }
 

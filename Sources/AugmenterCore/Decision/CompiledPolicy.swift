@@ -50,6 +50,9 @@ final class CompiledPolicy: Sendable {
   struct Rule: Sendable {
     let match: RuleMatch
     let outcome: PlannedOutcome
+    /// The rule as configured: a reload keeps the token buckets of a rate limit whose rule is
+    /// equal to one of the previous configuration's.
+    let source: PolicyRule
   }
 
   let clientAddress: ClientAddressSource
@@ -60,7 +63,10 @@ final class CompiledPolicy: Sendable {
   let rules: [Rule]
   let fallback: PlannedOutcome
 
-  init(config: AugmenterConfig, registry: ProviderRegistry) {
+  /// Binds `config` to `registry`. A `rate_limit` rule equal to one of `previous`' (same name,
+  /// match and limit) takes over its limiter, buckets and all, so a reload does not hand every
+  /// client a fresh burst; a new or changed rule starts with full buckets.
+  init(config: AugmenterConfig, registry: ProviderRegistry, previous: CompiledPolicy? = nil) {
     let profiles = Dictionary(config.profiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     // The top-level headers apply on every allow: the plain ones, then those with actions.
     let topLevel =
@@ -104,7 +110,17 @@ final class CompiledPolicy: Sendable {
     }
 
     self.clientAddress = config.clientAddress
-    self.rules = config.rules.map { Rule(match: $0.match, outcome: bind($0.outcome)) }
+    // Each previous limiter is taken over at most once (two equal rules keep one each, in order).
+    var reusable =
+      previous?.rules.compactMap { rule -> (PolicyRule, PlannedOutcome)? in
+        if case .rateLimit = rule.outcome { (rule.source, rule.outcome) } else { nil }
+      } ?? []
+    self.rules = config.rules.map { rule in
+      if case .rateLimit = rule.outcome, let index = reusable.firstIndex(where: { $0.0 == rule }) {
+        return Rule(match: rule.match, outcome: reusable.remove(at: index).1, source: rule)
+      }
+      return Rule(match: rule.match, outcome: bind(rule.outcome), source: rule)
+    }
     self.fallback = bind(config.defaultOutcome ?? .allow(AllowOutcome()))
 
     var templates: [Template] = []

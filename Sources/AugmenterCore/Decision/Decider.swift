@@ -44,15 +44,18 @@ public struct Decider: Sendable {
 
   /// Creates a decider for `config` over `registry` (built from the same configuration).
   ///
-  /// Rules, templates and header plans are bound here, once: a check only evaluates them.
-  public init(config: AugmenterConfig, registry: ProviderRegistry) {
+  /// Rules, templates and header plans are bound here, once: a check only evaluates them. On a
+  /// reload, `previous` is the decider in force: its `rate_limit` rules that are unchanged hand
+  /// their token buckets over (see `CompiledPolicy.init`).
+  public init(config: AugmenterConfig, registry: ProviderRegistry, previous: Decider? = nil) {
     self.registry = registry
     self.allProviders = Array(registry.states.indices)
     // The loader lower-cases names already; a configuration built in code may not have.
     self.staticHeaders = config.headers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) }
     self.onUnavailable = config.onUnavailable
     self.problems = ProblemDocument(types: config.problemTypes)
-    self.policy = config.isPolicyFree ? nil : CompiledPolicy(config: config, registry: registry)
+    self.policy =
+      config.isPolicyFree ? nil : CompiledPolicy(config: config, registry: registry, previous: previous?.policy)
     self.httpModePathPrefix = config.httpModePathPrefix.flatMap { $0.isEmpty ? nil : $0 }
     self.outcomeSources = DecisionOutcome.sources(of: config)
     self.responseHeaders = DecisionOutcome.responseHeaders(of: config)
@@ -70,6 +73,10 @@ public struct Decider: Sendable {
   public var rateLimiters: [(rule: Int, limiter: RateLimiter)] {
     policy?.rateLimiters ?? []
   }
+
+  /// The providers' states this decider reads (`/status`, `/readyz` and the refreshers follow
+  /// the decider in force).
+  public var providers: ProviderRegistry { registry }
 
   /// Whether the decision reads request headers beyond `x-request-id` (rules, templates, header
   /// actions that depend on the request); adapters that must copy headers skip it otherwise.

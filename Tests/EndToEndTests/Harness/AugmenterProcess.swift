@@ -139,25 +139,35 @@ final class AugmenterProcess: Sendable {
   ///
   /// Ports are picked free just before the start; if another process grabbed one in between (the
   /// binary exits complaining about the address), it retries with new ports.
+  /// `place` writes the rendered file where the test wants it and returns the path given to
+  /// `--config` (a symlink layout, say); by default the file is `<scope>/<name>.yaml`.
   static func start(
     scope: TestScope, name: String = "augmenter", adminClientTLS: TLSConfiguration? = nil, launcher: [String] = [],
+    place: ((_ yaml: String) throws -> String)? = nil,
     yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
     try await PortInUse.retrying(name) {
-      try await startOnce(scope: scope, name: $0, adminClientTLS: adminClientTLS, launcher: launcher, yaml: yaml)
+      try await startOnce(scope: scope, name: $0, adminClientTLS: adminClientTLS, launcher: launcher, place: place, yaml: yaml)
     }
   }
 
   private static func startOnce(
     scope: TestScope, name: String, adminClientTLS: TLSConfiguration?, launcher: [String],
-    yaml: (_ checkPort: Int, _ adminPort: Int) -> String
+    place: ((_ yaml: String) throws -> String)?, yaml: (_ checkPort: Int, _ adminPort: Int) -> String
   ) async throws -> AugmenterProcess {
     let binary = try TestEnvironment.augmenterBinary()
     let checkPort = try FreePort.next()
     let adminPort = try FreePort.next()
-    let configURL = scope.file("\(name).yaml")
-    try yaml(checkPort, adminPort).write(to: configURL, atomically: true, encoding: .utf8)
-    let command = launcher + [binary, "serve", "--config", configURL.path]
+    let rendered = yaml(checkPort, adminPort)
+    let configPath: String
+    if let place {
+      configPath = try place(rendered)
+    } else {
+      let configURL = scope.file("\(name).yaml")
+      try rendered.write(to: configURL, atomically: true, encoding: .utf8)
+      configPath = configURL.path
+    }
+    let command = launcher + [binary, "serve", "--config", configPath]
     let process = try ChildProcess.spawn(
       name: name, executable: command[0], arguments: Array(command.dropFirst()), scope: scope,
       killTimeout: .seconds(15))
