@@ -300,6 +300,7 @@ let package = Package(
       dependencies: [
         "AugmenterServer", "Admin", "AugmenterCore", "AugmenterMetrics", "ExtAuthz", "GRPC", "HTTP1", "HTTP2", "EnvoyAPI",
         "TestCertificates", "TestSupport",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

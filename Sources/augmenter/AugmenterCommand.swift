@@ -46,10 +46,18 @@ struct Serve: AsyncParsableCommand {
       throw ExitCode(2)
     }
     let level = Logger.Level(rawValue: loaded.logLevel) ?? .info
+    let format = loaded.logFormat
     LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
+      switch format {
+      case .text:
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+      case .json:
+        var handler = JSONLogHandler(label: label)
+        handler.logLevel = level
+        return handler
+      }
     }
     let logger = Logger(label: "augmenter")
     let service = AugmenterService(

@@ -112,6 +112,10 @@ extension AugmenterConfig {
     ) { decoder, node, path, config in
       if let text = decoder.string(node, path) { config.logLevel = text.lowercased() }
     }.restartRequired(\.logLevel),
+    .choice(
+      "log_format", \.logFormat, example: .json,
+      "text: swift-log's lines; json: one object per line (time, level, message, label, source, metadata) for log pipelines."
+    ).restartRequired(\.logFormat),
     ConfigField(
       "client_address", type: "peer, or {from, header, trusted_hops}", default: "peer", shape: .mapping,
       environment: false, children: ClientAddressSource.fields.docs,

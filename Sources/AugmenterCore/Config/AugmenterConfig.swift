@@ -8,6 +8,14 @@ public enum UnavailablePolicy: String, Sendable, Hashable, CaseIterable {
   case deny
 }
 
+/// How log lines are written (key `log_format`).
+public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+  /// swift-log's text lines.
+  case text
+  /// One JSON object per line: time, level, message, label, source, metadata.
+  case json
+}
+
 /// Whether a provider fetch follows an HTTP redirect (key `providers[].follow_redirects`).
 public enum RedirectPolicy: String, Sendable, Hashable, CaseIterable {
   /// A 3xx answer is a failed fetch (the default): the provider must answer itself.
@@ -79,6 +87,8 @@ public struct AugmenterConfig: Sendable, Hashable {
   public var http2MaxRequestBodyBytes: Int?
   /// The swift-log level name: trace, debug, info, notice, warning, error, critical.
   public var logLevel: String
+  /// How log lines are written (key `log_format`).
+  public var logFormat: LogFormat = .text
   /// TLS on the check port (key `tls`); `nil`: plaintext (h2c and HTTP/1.1).
   public var tls: ListenerTLSConfig?
   /// TLS on the admin port (key `admin_tls`); `nil`: plaintext.

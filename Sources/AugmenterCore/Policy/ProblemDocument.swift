@@ -23,12 +23,12 @@ public struct ProblemDocument: Sendable {
   /// left out when there is none).
   public func answer(status: Int, detail: String, requestID: String?, headers: [HeaderField] = []) -> LocalAnswer {
     let problem = type(for: status)
-    var body = #"{"type":"# + Decider.jsonString(problem.type)
-    body += #","title":"# + Decider.jsonString(problem.title)
+    var body = #"{"type":"# + JSONText.quoted(problem.type)
+    body += #","title":"# + JSONText.quoted(problem.title)
     body += #","status":"# + String(status)
-    body += #","detail":"# + Decider.jsonString(detail)
+    body += #","detail":"# + JSONText.quoted(detail)
     if let requestID {
-      body += #","instance":"# + Decider.jsonString(requestID)
+      body += #","instance":"# + JSONText.quoted(requestID)
     }
     body += "}"
     var all = [HeaderField(name: "content-type", value: Self.contentType)]
