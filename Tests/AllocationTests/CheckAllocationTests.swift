@@ -59,7 +59,9 @@ enum AllocationBudget {
     return try request.serializedBytes()
   }
 
-  @Test func grpcCheckStaysWithinTheAllocationBudget() throws {
+  /// The decider every budget is measured with: one provider holding two headers, a static
+  /// header, on a frozen clock (never advanced, so snapshots stay fresh).
+  static func measuredDecider() throws -> (decider: Decider, clock: ManualClock) {
     let config = try ConfigLoader.parse(
       """
       providers:
@@ -72,13 +74,18 @@ enum AllocationBudget {
       environment: [:]
     )
     let registry = ProviderRegistry(config: config)
-    let clock = ManualClock()  // never advanced: frozen
+    let clock = ManualClock()
     _ = registry.states[0].publish(
       [HeaderField(name: "authorization", value: "Bearer injected"), HeaderField(name: "x-tenant", value: "acme")],
       fetchedAt: clock.now(),
       fetchedAtWall: clock.wallNow()
     )
-    let service = ExtAuthzCheckService(decider: Decider(config: config, registry: registry), clock: clock)
+    return (Decider(config: config, registry: registry), clock)
+  }
+
+  @Test func grpcCheckStaysWithinTheAllocationBudget() throws {
+    let (decider, clock) = try Self.measuredDecider()
+    let service = ExtAuthzCheckService(decider: decider, clock: clock)
     let perCheck = try Self.allocationsPerCall(framed: { message, _ throws(GRPCStatus) in try service.framedCheck(message) })
     print("allocations per gRPC Check: \(perCheck) (budget \(AllocationBudget.grpcCheck))")
     #expect(perCheck <= Double(AllocationBudget.grpcCheck), "allocations per check: \(perCheck)")

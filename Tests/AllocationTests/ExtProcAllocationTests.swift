@@ -54,23 +54,8 @@ enum ExtProcAllocationBudget {
   }
 
   @Test func processStreamStaysWithinTheAllocationBudget() throws {
-    let config = try ConfigLoader.parse(
-      """
-      providers:
-        - name: sidecar
-          url: http://127.0.0.1:1/headers
-          ttl: 360s
-      headers:
-        x-static: static-value
-      """,
-      environment: [:]
-    )
-    let registry = ProviderRegistry(config: config)
-    let clock = ManualClock()
-    _ = registry.states[0].publish(
-      [HeaderField(name: "authorization", value: "Bearer injected"), HeaderField(name: "x-tenant", value: "acme")],
-      fetchedAt: clock.now(), fetchedAtWall: clock.wallNow())
-    let service = ExtProcService(decider: Decider(config: config, registry: registry), clock: clock)
+    let (decider, clock) = try CheckAllocationTests.measuredDecider()
+    let service = ExtProcService(decider: decider, clock: clock)
     let router = GRPCRouter(methods: [ExtProcService.path: service.method], maxMessageBytes: 4 << 20)
     let settings = HTTP2.HTTP2Settings(internedStrings: HTTP2InternedStrings(router.internedStrings))
     let server = EmbeddedChannel(handler: HTTP2ServerConnectionHandler(settings: settings, responder: router))

@@ -29,24 +29,13 @@ import Testing
       errorResponses: config.errorResponses, problemTypes: config.problemTypes)
   }
 
-  private static func headers(_ pairs: [(String, String)]) -> Envoy_Service_ExtProc_V3_HttpHeaders {
-    var headers = Envoy_Service_ExtProc_V3_HttpHeaders()
-    headers.headers.headers = pairs.map { key, value in
-      var header = Envoy_Config_Core_V3_HeaderValue()
-      header.key = key
-      header.rawValue = Data(value.utf8)
-      return header
-    }
-    return headers
-  }
-
   private static func rewrite(
     status: String, contentType: String? = "text/html", method: String = "GET", path: String = "/api/orders?id=1"
   ) throws -> Envoy_Service_ExtProc_V3_HeadersResponse {
     var pairs = [(":status", status), ("content-encoding", "gzip")]
     if let contentType { pairs.append(("content-type", contentType)) }
     var state = ExtProcService.RequestState(method: method, path: path, requestID: "req-42")
-    let response = try Self.service().answer(responseHeaders: Self.headers(pairs), state: &state)
+    let response = try Self.service().answer(responseHeaders: Envoy_Service_ExtProc_V3_HttpHeaders(pairs), state: &state)
     #expect(!response.hasModeOverride)
     return response.responseHeaders
   }
@@ -64,7 +53,7 @@ import Testing
   ) throws -> (headers: Envoy_Service_ExtProc_V3_ProcessingResponse, body: Envoy_Service_ExtProc_V3_BodyResponse) {
     let service = try Self.service(quote: quote)
     var state = ExtProcService.RequestState(method: "GET", path: "/api/orders", requestID: "req-7")
-    var headers = Self.headers([(":status", status), ("content-type", "text/plain")] + extra)
+    var headers = Envoy_Service_ExtProc_V3_HttpHeaders([(":status", status), ("content-type", "text/plain")] + extra)
     headers.endOfStream = headersEndStream
     let headersAnswer = service.answer(responseHeaders: headers, state: &state)
     var message = Envoy_Service_ExtProc_V3_HttpBody()
@@ -124,7 +113,8 @@ import Testing
     let service = try Self.service()
     var state = ExtProcService.RequestState(method: "GET", path: "/api/x", requestID: nil)
     state.answeredLocally = true
-    let answer = service.answer(responseHeaders: Self.headers([(":status", "503"), ("content-type", "text/plain")]), state: &state)
+    let answer = service.answer(
+      responseHeaders: Envoy_Service_ExtProc_V3_HttpHeaders([(":status", "503"), ("content-type", "text/plain")]), state: &state)
     #expect(!answer.responseHeaders.hasResponse)
   }
 
@@ -188,7 +178,7 @@ import Testing
     #expect(!config.errorResponses.isEnabled)
     let service = ExtProcService(decider: Decider(config: config, registry: ProviderRegistry(config: config)), clock: ManualClock())
     var state = ExtProcService.RequestState(method: "GET", path: "/", requestID: nil)
-    let answer = service.answer(responseHeaders: Self.headers([(":status", "500")]), state: &state)
+    let answer = service.answer(responseHeaders: Envoy_Service_ExtProc_V3_HttpHeaders([(":status", "500")]), state: &state)
     #expect(!answer.responseHeaders.hasResponse)
   }
 }

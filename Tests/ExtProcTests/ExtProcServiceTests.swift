@@ -37,16 +37,7 @@ private typealias Response = Envoy_Service_ExtProc_V3_ProcessingResponse
 
   private static func requestHeaders(_ headers: [(String, String)], observability: Bool = false) -> Request {
     var request = Request()
-    var map = Envoy_Config_Core_V3_HeaderMap()
-    map.headers = headers.map { key, value in
-      var header = Envoy_Config_Core_V3_HeaderValue()
-      header.key = key
-      header.rawValue = Data(value.utf8)
-      return header
-    }
-    var phase = Envoy_Service_ExtProc_V3_HttpHeaders()
-    phase.headers = map
-    request.requestHeaders = phase
+    request.requestHeaders = Envoy_Service_ExtProc_V3_HttpHeaders(headers)
     request.observabilityMode = observability
     return request
   }

@@ -32,17 +32,6 @@ import Testing
             content-type: text/html
     """
 
-  private static func headers(_ pairs: [(String, String)]) -> Envoy_Service_ExtProc_V3_HttpHeaders {
-    var headers = Envoy_Service_ExtProc_V3_HttpHeaders()
-    headers.headers.headers = pairs.map { key, value in
-      var header = Envoy_Config_Core_V3_HeaderValue()
-      header.key = key
-      header.rawValue = Data(value.utf8)
-      return header
-    }
-    return headers
-  }
-
   /// The answer to the response headers `response` of a request for `path`.
   private static func respond(path: String, _ response: [(String, String)]) throws -> Envoy_Service_ExtProc_V3_ProcessingResponse {
     let config = try ConfigLoader.parse(Self.config, environment: [:])
@@ -51,10 +40,12 @@ import Testing
       errorResponses: config.errorResponses)
     var state = ExtProcService.RequestState()
     var request = Envoy_Service_ExtProc_V3_ProcessingRequest()
-    request.requestHeaders = Self.headers([(":method", "GET"), (":path", path), (":authority", "a"), (":scheme", "http")])
+    request.requestHeaders = Envoy_Service_ExtProc_V3_HttpHeaders([
+      (":method", "GET"), (":path", path), (":authority", "a"), (":scheme", "http"),
+    ])
     _ = try service.answer(request, peerIdentity: nil, state: &state)
     var reply = Envoy_Service_ExtProc_V3_ProcessingRequest()
-    reply.responseHeaders = Self.headers(response)
+    reply.responseHeaders = Envoy_Service_ExtProc_V3_HttpHeaders(response)
     return try #require(try service.answer(reply, peerIdentity: nil, state: &state))
   }
 
