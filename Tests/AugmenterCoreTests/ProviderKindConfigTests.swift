@@ -118,7 +118,7 @@ struct ProviderKindConfigTests {
     #expect(byKey["providers[1].files.authorization.format"] == "must contain {} where the file's content goes")
     #expect(byKey["providers[1].files.host"]?.contains("reserved") == true)
     #expect(byKey["providers[1].files.host.path"] == "no such file: /nonexistent/augmenter/token")
-    #expect(byKey["providers[1].files.x-dir.path"] == "is a directory, expected a file: /tmp")
+    #expect(byKey["providers[1].files.x-dir.path"] == "not readable: a directory, expected a file: /tmp")
     #expect(byKey["providers[2].files"] == "applies only to kind file; this provider's kind is http")
     #expect(
       byKey["providers[2].client_id"] == "applies only to kinds oauth2_client_credentials and token_exchange; this provider's kind is http")
@@ -182,8 +182,87 @@ struct ProviderKindConfigTests {
           client_id: augmenter
           client_secret_file: \(secret)
       """)
-    #expect(found == [ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process: \(secret)")])
+    #expect(
+      found == [
+        ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process (Permission denied): \(secret)")
+      ])
   }
+
+  @Test(
+    "validate: secret, key and subject-token paths that exist but cannot be read as files are named unreadable, not missing, even for root"
+  )
+  func unreadableCredentialPaths() throws {
+    // Permission bits stop no root process, and the tests may run as root: these paths cannot be
+    // read as a file by anyone. `access(2)` calls every one of them readable.
+    let directory = URL(fileURLWithPath: try Self.readableFile()).deletingLastPathComponent().path
+    let fifo = directory + "/fifo"
+    let socket = directory + "/socket"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect(mknod(socket, S_IFSOCK | 0o600, 0) == 0)
+    #expect(access(fifo, R_OK) == 0 && access(socket, R_OK) == 0)
+    let found = problems(
+      """
+      providers:
+        - name: sts
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: \(directory)
+          subject_token_file: \(fifo)
+        - name: sts-jwt
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(socket)
+          subject_token_file: \(directory)
+        - name: cc
+          kind: oauth2_client_credentials
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: \(fifo)
+        - name: cc-jwt
+          kind: oauth2_client_credentials
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(directory)
+      """)
+    #expect(
+      found == [
+        ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable: a directory, expected a file: \(directory)"),
+        ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable: a FIFO, expected a file: \(fifo)"),
+        ConfigProblem(keyPath: "providers[1].private_key_file", message: "not readable: a socket, expected a PEM file: \(socket)"),
+        ConfigProblem(keyPath: "providers[1].subject_token_file", message: "not readable: a directory, expected a file: \(directory)"),
+        ConfigProblem(keyPath: "providers[2].client_secret_file", message: "not readable: a FIFO, expected a file: \(fifo)"),
+        ConfigProblem(keyPath: "providers[3].private_key_file", message: "not readable: a directory, expected a PEM file: \(directory)"),
+      ], "\(found)")
+  }
+
+  #if os(Linux)
+    @Test("validate: a regular file the kernel refuses to read, even to root, is named with the reason")
+    func kernelRefusesRead() throws {
+      // Write-only for everyone: /proc/sys checks its mode bits without root's override, so only
+      // an actual open finds it unreadable (`access(2)` asks the same question and gets the same
+      // answer, but a file opened and read is the proof the service needs).
+      let writeOnly = "/proc/sys/vm/compact_memory"
+      guard FileManager.default.fileExists(atPath: writeOnly) else { return }
+      let found = problems(
+        """
+        providers:
+          - name: idp
+            kind: oauth2_client_credentials
+            token_url: http://127.0.0.1:1/token
+            client_id: augmenter
+            client_secret_file: \(writeOnly)
+        """)
+      #expect(
+        found == [
+          ConfigProblem(
+            keyPath: "providers[0].client_secret_file", message: "not readable by this process (Permission denied): \(writeOnly)")
+        ])
+    }
+  #endif
 
   @Test("token_exchange: every key read; the OAuth 2.0 keys shared with client credentials")
   func tokenExchangeKeys() throws {
@@ -279,6 +358,9 @@ struct ProviderKindConfigTests {
           client_secret_file: \(secret)
           subject_token_file: \(subject)
       """)
-    #expect(unreadable == [ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable by this process: \(subject)")])
+    #expect(
+      unreadable == [
+        ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable by this process (Permission denied): \(subject)")
+      ])
   }
 }

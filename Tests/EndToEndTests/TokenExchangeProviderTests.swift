@@ -188,7 +188,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("augmenter validate: missing subject-token, secret and key files named at their key paths, exit 1; present ones are ok")
+    @Test(
+      "augmenter validate: missing or unreadable subject-token, secret and key files named at their key paths, exit 1; present ones are ok"
+    )
     func validateNamesCredentialFiles() async throws {
       try await withTestScope("token-exchange-validate") { scope in
         func validate(_ yaml: String, _ name: String) async throws -> (status: ProcessExitStatus?, output: String) {
@@ -224,6 +226,36 @@ extension EndToEnd {
           "providers[1].subject_token_file: missing; the file holding the subject token is required",
         ] {
           #expect(bad.output.contains(line), "no \"\(line)\" in:\n\(bad.output)")
+        }
+
+        // Paths that exist but that nobody, root included (as these tests may run), can read as
+        // a file: named unreadable at their key paths, not missing.
+        let directory = scope.directory.path
+        let fifo = scope.file("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let unreadable = try await validate(
+          """
+          providers:
+            - name: sts
+              kind: token_exchange
+              token_url: https://sts.example.com/token
+              client_id: augmenter
+              client_secret_file: \(directory)
+              subject_token_file: \(fifo)
+            - name: cc-jwt
+              kind: oauth2_client_credentials
+              token_url: https://idp.example.com/token
+              client_id: augmenter
+              client_auth: private_key_jwt
+              private_key_file: \(fifo)
+          """, "unreadable")
+        #expect(unreadable.status == .exited(1), "\(unreadable.output)")
+        for line in [
+          "providers[0].client_secret_file: not readable: a directory, expected a file: \(directory)",
+          "providers[0].subject_token_file: not readable: a FIFO, expected a file: \(fifo)",
+          "providers[1].private_key_file: not readable: a FIFO, expected a PEM file: \(fifo)",
+        ] {
+          #expect(unreadable.output.contains(line), "no \"\(line)\" in:\n\(unreadable.output)")
         }
 
         let secret = scope.file("secret")
