@@ -47,20 +47,7 @@ extension EndToEnd {
           url: "http://127.0.0.1:\(stack.envoy.listenerPort)/load", clients: 2, rps: 20, duration: .seconds(12), scope: scope)
         try load.expectAllSucceeded()
 
-        let received = stack.upstream.requests.filter { $0.uri.hasPrefix("/load") }
-        #expect(received.count == load.requests)
-        var tokens = Set<String>()
-        for request in received {
-          let values = request.values("authorization")
-          guard values.count == 1, let exp = TestJWT.expiry(values[0]) else {
-            Issue.record("no single JWT bearer token in \(request.uri): \(values.count) authorization values")
-            continue
-          }
-          tokens.insert(values[0])
-          #expect(
-            request.receivedAt < exp.addingTimeInterval(-skew),
-            "a token reached the upstream \(request.receivedAt.timeIntervalSince(exp)) s relative to its exp")
-        }
+        let tokens = TestJWT.expectUnexpired(stack.upstream.requests, under: "/load", count: load.requests, skew: skew)
         #expect(tokens.count >= 4, "\(tokens.count) distinct tokens")
 
         // At the endpoint: each token replaced by exactly one fetch, at 75-90 % of its usable life
