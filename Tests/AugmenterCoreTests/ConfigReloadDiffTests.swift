@@ -173,7 +173,7 @@ struct ConfigReloadDiffTests {
         "http2.initial_window_size", "http2.idle_timeout", "http2.max_outbound_control_frames",
         "http2.max_buffered_request_bytes", "http2.max_request_body_bytes", "http1.request_head_timeout",
         "http1.request_body_timeout", "http1.max_pipelined_requests", "http1.max_request_body_bytes",
-        "shutdown_grace_period", "idle_timeout", "log_level", "tls", "admin_tls", "max_connections", "drain_delay",
+        "shutdown_grace_period", "idle_timeout", "log_level", "log_format", "tls", "admin_tls", "max_connections", "drain_delay",
       ])
     let reference = ConfigReference.markdown()
     let listenRow = reference.split(separator: "\n").first { $0.hasPrefix("| `listen` |") }

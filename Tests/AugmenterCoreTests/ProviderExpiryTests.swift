@@ -223,6 +223,79 @@ struct ProviderRefresherExpiryTests {
     #expect(harness.state.status(at: harness.start).lastRejection == reason)
   }
 
+  @Test(
+    "single flight under concurrent expiry: checks at an expiring token never fetch; concurrent refreshes join the one slow fetch; no burst after"
+  )
+  func singleFlightAtExpiry() async throws {
+    let clock = ManualClock()
+    let start = clock.now()
+    let provider = ProviderConfig(
+      name: "idp", url: "http://127.0.0.1:1/headers", ttl: .seconds(300), timeout: .seconds(20), expirySkew: .seconds(10))
+    let config = AugmenterConfig(providers: [provider], onUnavailable: .deny)
+    let registry = ProviderRegistry(config: config)
+    let decider = Decider(config: config, registry: registry)
+    // Every fetch hangs until released: the IdP is slow exactly when the token runs out.
+    let fetcher = ScriptedFetcher([.block])
+    let refresher = ProviderRefresher(
+      state: registry.states[0], fetcher: fetcher, clock: clock, logger: CapturingLogHandler.logger().0, random: { 0.5 })
+    let run = Task { await refresher.run() }
+    defer { run.cancel() }
+    func jwt(expiresAfter seconds: Double) -> FetchedAnswer {
+      .json(#"{"authorization": "Bearer \#(testJWT(#"{"exp":\#(clock.wallNow().timeIntervalSince1970 + seconds)}"#))"}"#)
+    }
+    @Sendable func token(at instant: MonotonicInstant) -> String? {
+      let request = CheckRequestAttributes(method: "GET", path: "/", authority: "app", scheme: "http", requestID: "r")
+      guard case .allow(let headers) = decider.decide(request, at: instant) else { return nil }
+      return headers.first { $0.name == "authorization" }?.value
+    }
+
+    // The first token is usable for 50 s (exp minus the skew); the refresh is due at 82.5 % of it.
+    await fetcher.waitForCalls(1)
+    fetcher.releaseBlocked(with: jwt(expiresAfter: 60))
+    let due = await clock.waitForSleeper { $0 > start + .seconds(20) }
+    let first = try #require(token(at: start))
+    #expect(due - start == .milliseconds(41_250))
+    clock.advance(to: due)
+    await fetcher.waitForCalls(2)
+
+    // While that fetch hangs, the token reaches exp minus the skew and a crowd arrives at once:
+    // checks just before it, checks after it, and refreshes asked for by others.
+    clock.advance(to: start + .seconds(55))
+    let joiners = (0..<50).map { _ in Task { await refresher.refreshOnce() } }
+    let served = await withTaskGroup(of: (Bool, String?).self) { group in
+      for index in 0..<400 {
+        let before = index.isMultiple(of: 2)
+        group.addTask { (before, token(at: start + (before ? .milliseconds(49_999) : .seconds(50) + .milliseconds(index)))) }
+      }
+      return await group.reduce(into: [(Bool, String?)]()) { $0.append($1) }
+    }
+    #expect(served.filter { $0.0 }.allSatisfy { $0.1 == first }, "served until exp minus the skew")
+    #expect(served.filter { !$0.0 }.allSatisfy { $0.1 == nil }, "never at or after it")
+    // Bounded, so a broken single flight fails the test instead of hanging it.
+    for _ in 0..<100_000 where await refresher.joinedRefreshes < 50 {
+      await Task.yield()
+    }
+    #expect(await refresher.joinedRefreshes == 50)
+    #expect(fetcher.calls == 2, "checks never fetch; concurrent refreshes share the one in flight")
+
+    // The one fetch answers: every caller gets its outcome, checks get the new token, and the
+    // next refresh is a lifetime away, not a catch-up burst.
+    fetcher.releaseBlocked(with: jwt(expiresAfter: 60))
+    var outcomes = Set<RefreshOutcome>()
+    for joiner in joiners { outcomes.insert(await joiner.value) }
+    #expect(outcomes.count == 1)
+    guard case .updated = try #require(outcomes.first) else {
+      Issue.record("joined refreshes got \(outcomes)")
+      return
+    }
+    let second = try #require(token(at: start + .seconds(55)))
+    #expect(second != first)
+    // Fetched at 41.25 s, usable until 115 s - 10 s: the next refresh at 82.5 % of that lifetime.
+    let next = await clock.waitForSleeper { $0 > start + .seconds(62) }
+    #expect(next - start == .milliseconds(41_250) + Duration.nanoseconds(Int64((0.825 * 63.75e9).rounded())))
+    #expect(fetcher.calls == 2)
+  }
+
   @Test("status shows the expiry, never the token")
   func statusHasNoToken() async throws {
     let harness = RefresherHarness([.block], ttl: .seconds(300), expirySkew: .seconds(1))

@@ -118,7 +118,7 @@ struct ProviderKindConfigTests {
     #expect(byKey["providers[1].files.authorization.format"] == "must contain {} where the file's content goes")
     #expect(byKey["providers[1].files.host"]?.contains("reserved") == true)
     #expect(byKey["providers[1].files.host.path"] == "no such file: /nonexistent/augmenter/token")
-    #expect(byKey["providers[1].files.x-dir.path"] == "is a directory, expected a file: /tmp")
+    #expect(byKey["providers[1].files.x-dir.path"] == "not readable: a directory, expected a file: /tmp")
     #expect(byKey["providers[2].files"] == "applies only to kind file; this provider's kind is http")
     #expect(
       byKey["providers[2].client_id"] == "applies only to kinds oauth2_client_credentials and token_exchange; this provider's kind is http")
@@ -168,21 +168,86 @@ struct ProviderKindConfigTests {
     #expect(found.contains(ConfigProblem(keyPath: "providers[1].private_key_file", message: "applies only to client_auth private_key_jwt")))
   }
 
-  @Test("validate: an unreadable secret file is named as such")
+  @Test("validate: a secret file the system refuses to read is named with the reason, also when run as root")
   func unreadableSecret() throws {
-    guard getuid() != 0 else { return }  // root reads anything
-    let secret = try Self.readableFile()
-    chmod(secret, 0)
+    var refused: [String] = []
+    // Permission bits stop every process but root.
+    if getuid() != 0 {
+      let secret = try Self.readableFile()
+      chmod(secret, 0)
+      refused.append(secret)
+    }
+    #if os(Linux)
+      // /proc/sys checks its mode bits without root's override: this one is write-only for all.
+      let writeOnly = "/proc/sys/vm/compact_memory"
+      if FileManager.default.fileExists(atPath: writeOnly) { refused.append(writeOnly) }
+    #endif
+    for secret in refused {
+      let found = problems(
+        """
+        providers:
+          - name: idp
+            kind: oauth2_client_credentials
+            token_url: http://127.0.0.1:1/token
+            client_id: augmenter
+            client_secret_file: \(secret)
+        """)
+      #expect(
+        found == [
+          ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process (Permission denied): \(secret)")
+        ])
+    }
+  }
+
+  @Test(
+    "validate: secret, key and subject-token paths that exist but cannot be read as files are named unreadable, not missing, even for root"
+  )
+  func unreadableCredentialPaths() throws {
+    // Permission bits stop no root process, and the tests may run as root: these paths cannot be
+    // read as a file by anyone. `access(2)` calls every one of them readable.
+    let directory = URL(fileURLWithPath: try Self.readableFile()).deletingLastPathComponent().path
+    let fifo = directory + "/fifo"
+    let socket = directory + "/socket"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect(mknod(socket, S_IFSOCK | 0o600, 0) == 0)
+    #expect(access(fifo, R_OK) == 0 && access(socket, R_OK) == 0)
     let found = problems(
       """
       providers:
-        - name: idp
+        - name: sts
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_secret_file: \(directory)
+          subject_token_file: \(fifo)
+        - name: sts-jwt
+          kind: token_exchange
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(socket)
+          subject_token_file: \(directory)
+        - name: cc
           kind: oauth2_client_credentials
           token_url: http://127.0.0.1:1/token
           client_id: augmenter
-          client_secret_file: \(secret)
+          client_secret_file: \(fifo)
+        - name: cc-jwt
+          kind: oauth2_client_credentials
+          token_url: http://127.0.0.1:1/token
+          client_id: augmenter
+          client_auth: private_key_jwt
+          private_key_file: \(directory)
       """)
-    #expect(found == [ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable by this process: \(secret)")])
+    #expect(
+      found == [
+        ConfigProblem(keyPath: "providers[0].client_secret_file", message: "not readable: a directory, expected a file: \(directory)"),
+        ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable: a FIFO, expected a file: \(fifo)"),
+        ConfigProblem(keyPath: "providers[1].private_key_file", message: "not readable: a socket, expected a PEM file: \(socket)"),
+        ConfigProblem(keyPath: "providers[1].subject_token_file", message: "not readable: a directory, expected a file: \(directory)"),
+        ConfigProblem(keyPath: "providers[2].client_secret_file", message: "not readable: a FIFO, expected a file: \(fifo)"),
+        ConfigProblem(keyPath: "providers[3].private_key_file", message: "not readable: a directory, expected a PEM file: \(directory)"),
+      ], "\(found)")
   }
 
   @Test("token_exchange: every key read; the OAuth 2.0 keys shared with client credentials")
@@ -279,6 +344,9 @@ struct ProviderKindConfigTests {
           client_secret_file: \(secret)
           subject_token_file: \(subject)
       """)
-    #expect(unreadable == [ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable by this process: \(subject)")])
+    #expect(
+      unreadable == [
+        ConfigProblem(keyPath: "providers[0].subject_token_file", message: "not readable by this process (Permission denied): \(subject)")
+      ])
   }
 }

@@ -69,7 +69,7 @@ struct TLSConfigTests {
     #expect(byKey["tls.handshake_timeout"] == "must be longer than 0s")
     #expect(byKey["tls.sni"]?.contains("unknown key") == true)
     #expect(byKey["admin_tls.cert"] == "no such file: /nonexistent/augmenter/tls.crt")
-    #expect(byKey["admin_tls.key"] == "is a directory, expected a PEM file: /tmp")
+    #expect(byKey["admin_tls.key"] == "not readable: a directory, expected a PEM file: /tmp")
     #expect(byKey["tls.cert"] == nil)
   }
 

@@ -84,20 +84,7 @@ extension EndToEnd {
           url: "http://127.0.0.1:\(setup.envoy.listenerPort)/load", clients: 2, rps: 20, duration: .seconds(14), scope: scope)
         try load.expectAllSucceeded()
 
-        let received = setup.upstream.requests.filter { $0.uri.hasPrefix("/load") }
-        #expect(received.count == load.requests)
-        var tokens = Set<String>()
-        for request in received {
-          let values = request.values("authorization")
-          guard values.count == 1, let exp = TestJWT.expiry(values[0]) else {
-            Issue.record("no single JWT bearer token in \(request.uri): \(values.count) authorization values")
-            continue
-          }
-          tokens.insert(values[0])
-          #expect(
-            request.receivedAt < exp.addingTimeInterval(-Self.skew),
-            "a token reached the upstream \(request.receivedAt.timeIntervalSince(exp)) s relative to its exp")
-        }
+        let tokens = TestJWT.expectUnexpired(setup.upstream.requests, under: "/load", count: load.requests, skew: Self.skew)
         // 14 s of 4 s tokens, refreshed at ~80 % of ~3 s: several tokens were used in turn.
         #expect(tokens.count >= 4, "\(tokens.count) distinct tokens")
 

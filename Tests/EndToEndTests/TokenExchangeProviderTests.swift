@@ -159,20 +159,7 @@ extension EndToEnd {
         let load = try await H2Load.steady(
           url: "http://127.0.0.1:\(setup.envoy.listenerPort)/load", clients: 2, rps: 20, duration: .seconds(10), scope: scope)
         try load.expectAllSucceeded()
-        let received = setup.upstream.requests.filter { $0.uri.hasPrefix("/load") }
-        #expect(received.count == load.requests)
-        var tokens = Set<String>()
-        for request in received {
-          let values = request.values("authorization")
-          guard values.count == 1, let exp = TestJWT.expiry(values[0]) else {
-            Issue.record("no single JWT bearer token in \(request.uri): \(values.count) authorization values")
-            continue
-          }
-          tokens.insert(values[0])
-          #expect(
-            request.receivedAt < exp.addingTimeInterval(-Self.skew),
-            "a token reached the upstream \(request.receivedAt.timeIntervalSince(exp)) s relative to its exp")
-        }
+        let tokens = TestJWT.expectUnexpired(setup.upstream.requests, under: "/load", count: load.requests, skew: Self.skew)
         // 10 s of 3 s tokens (1-2 s usable: exp is in whole seconds), each refreshed at 75-90 %
         // of the previous one's usable life, from the previous exchange: several tokens in turn,
         // and no exchange that requests under load triggered.
@@ -188,7 +175,9 @@ extension EndToEnd {
       }
     }
 
-    @Test("augmenter validate: missing subject-token, secret and key files named at their key paths, exit 1; present ones are ok")
+    @Test(
+      "augmenter validate: missing or unreadable subject-token, secret and key files named at their key paths, exit 1; present ones are ok"
+    )
     func validateNamesCredentialFiles() async throws {
       try await withTestScope("token-exchange-validate") { scope in
         func validate(_ yaml: String, _ name: String) async throws -> (status: ProcessExitStatus?, output: String) {
@@ -200,6 +189,11 @@ extension EndToEnd {
           return (status, process.log())
         }
         let missing = scope.directory.appendingPathComponent("absent").path
+        // Paths that exist but that nobody, root included (as these tests may run), can read as
+        // a file: named unreadable at their key paths, not missing.
+        let directory = scope.directory.path
+        let fifo = scope.file("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
         let bad = try await validate(
           """
           providers:
@@ -215,6 +209,18 @@ extension EndToEnd {
               client_id: augmenter
               client_auth: private_key_jwt
               private_key_file: \(missing)/client.key
+            - name: sts-unreadable
+              kind: token_exchange
+              token_url: https://sts.example.com/token
+              client_id: augmenter
+              client_secret_file: \(directory)
+              subject_token_file: \(fifo)
+            - name: cc-jwt
+              kind: oauth2_client_credentials
+              token_url: https://idp.example.com/token
+              client_id: augmenter
+              client_auth: private_key_jwt
+              private_key_file: \(fifo)
           """, "bad")
         #expect(bad.status == .exited(1), "\(bad.output)")
         for line in [
@@ -222,6 +228,9 @@ extension EndToEnd {
           "providers[0].subject_token_file: no such file: \(missing)/token",
           "providers[1].private_key_file: no such file: \(missing)/client.key",
           "providers[1].subject_token_file: missing; the file holding the subject token is required",
+          "providers[2].client_secret_file: not readable: a directory, expected a file: \(directory)",
+          "providers[2].subject_token_file: not readable: a FIFO, expected a file: \(fifo)",
+          "providers[3].private_key_file: not readable: a FIFO, expected a PEM file: \(fifo)",
         ] {
           #expect(bad.output.contains(line), "no \"\(line)\" in:\n\(bad.output)")
         }

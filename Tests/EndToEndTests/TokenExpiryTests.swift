@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -18,6 +19,51 @@ extension EndToEnd {
           .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
       }
       return encoded(#"{"alg":"none"}"#) + "." + encoded(#"{"sub":"w","exp":\#(Int(exp.timeIntervalSince1970))}"#) + ".c2ln"
+    }
+
+    @Test(
+      "under steady h2load for several token lifetimes no JWT reaches the upstream past exp minus the skew; one fetch per lifetime, at ~80 %"
+    )
+    func neverExpiredUnderLoad() async throws {
+      try await withTestScope("json-map-jwt-under-load") { scope in
+        // Every fetch gets a new JWT living 4 s (exp in whole seconds, as IdPs write it): with a
+        // 1 s skew, 2-3 s of usable life each, so 12 s of load spans several lifetimes.
+        let skew: TimeInterval = 1
+        let issued = IssuedTokens()
+        let answer = ProviderAnswer.generated {
+          let now = Date()
+          let exp = now.addingTimeInterval(4).rounded()
+          issued.append(at: now, exp: exp)
+          return .headers(["authorization": "Bearer \(Self.jwt(exp: exp))"])
+        }
+        let stack = try await Stack.start(scope: scope, answer: answer) { config in
+          config.providers[0].ttl = "1m"
+          config.providers[0].maxStale = "10m"
+          config.providers[0].timeout = "500ms"
+          config.providers[0].expirySkew = "\(Int(skew))s"
+        }
+        try await stack.augmenter.waitUntilReady()
+        let load = try await H2Load.steady(
+          url: "http://127.0.0.1:\(stack.envoy.listenerPort)/load", clients: 2, rps: 20, duration: .seconds(12), scope: scope)
+        try load.expectAllSucceeded()
+
+        let tokens = TestJWT.expectUnexpired(stack.upstream.requests, under: "/load", count: load.requests, skew: skew)
+        #expect(tokens.count >= 4, "\(tokens.count) distinct tokens")
+
+        // At the endpoint: each token replaced by exactly one fetch, at 75-90 % of its usable life
+        // (exp minus the skew, from its fetch): before it expired, and never a burst.
+        let fetches = issued.all
+        #expect(fetches.count == stack.provider.requestCount)
+        #expect(fetches.count >= 5, "\(fetches.count) fetches")
+        for index in fetches.indices.dropLast() {
+          let token = fetches[index]
+          let usableUntil = token.exp.addingTimeInterval(-skew)
+          let during = fetches[(index + 1)...].filter { $0.at < usableUntil }
+          #expect(during.count == 1, "\(during.count) fetches during the usable life of token \(index + 1)")
+          let fraction = fetches[index + 1].at.timeIntervalSince(token.at) / usableUntil.timeIntervalSince(token.at)
+          #expect(fraction >= 0.7 && fraction < 0.97, "token \(index + 1) replaced at \(fraction) of its usable life")
+        }
+      }
     }
 
     @Test(
@@ -60,6 +106,13 @@ extension EndToEnd {
       }
     }
   }
+}
+
+/// What a test endpoint issued, in order: when each token was fetched and its `exp`.
+private final class IssuedTokens: Sendable {
+  private let list = Mutex<[(at: Date, exp: Date)]>([])
+  func append(at: Date, exp: Date) { list.withLock { $0.append((at, exp)) } }
+  var all: [(at: Date, exp: Date)] { list.withLock { $0 } }
 }
 
 extension Date {

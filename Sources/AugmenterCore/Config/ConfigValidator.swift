@@ -2,6 +2,14 @@
 
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Checks a typed configuration against the rules of DESIGN.md.
 struct ConfigValidator {
   var collector: ProblemCollector
@@ -149,16 +157,41 @@ struct ConfigValidator {
   private mutating func validateFile(_ filePath: String, _ keyPath: String, expecting what: String = "a PEM file") {
     if filePath.trimmingSpaces().isEmpty {
       check(keyPath, false, "must not be empty")
-      return
+    } else if let problem = Self.readProblem(filePath, expecting: what) {
+      check(keyPath, false, problem)
     }
-    var isDirectory: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: filePath, isDirectory: &isDirectory) {
-      check(keyPath, false, "no such file: \(filePath)")
-    } else if isDirectory.boolValue {
-      check(keyPath, false, "is a directory, expected \(what): \(filePath)")
-    } else if !FileManager.default.isReadableFile(atPath: filePath) {
-      check(keyPath, false, "not readable by this process: \(filePath)")
+  }
+
+  /// Why `filePath` cannot be read as a file now, or nil when it can.
+  ///
+  /// The file is really opened and a byte read (and dropped, never shown): permission bits and
+  /// `access(2)` say nothing for root, which is what containers often run as, and only a read
+  /// finds what the kernel refuses anyway (a `/proc/sys` entry without read permission, a
+  /// filesystem error). What is not a regular file is refused before it is opened: reading a FIFO
+  /// blocks until some writer appears, and a socket cannot be opened at all.
+  private static func readProblem(_ filePath: String, expecting what: String) -> String? {
+    var info = stat()
+    guard stat(filePath, &info) == 0 else {
+      let error = errno
+      return error == ENOENT || error == ENOTDIR
+        ? "no such file: \(filePath)" : "not readable by this process (\(String(cString: strerror(error)))): \(filePath)"
     }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: return "not readable: a directory, expected \(what): \(filePath)"
+    case S_IFIFO: return "not readable: a FIFO, expected \(what): \(filePath)"
+    case S_IFSOCK: return "not readable: a socket, expected \(what): \(filePath)"
+    default: return "not readable: a device, expected \(what): \(filePath)"
+    }
+    let descriptor = open(filePath, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      return "not readable by this process (\(String(cString: strerror(errno)))): \(filePath)"
+    }
+    defer { close(descriptor) }
+    var byte: UInt8 = 0
+    var count: Int
+    repeat { count = read(descriptor, &byte, 1) } while count < 0 && errno == EINTR
+    return count < 0 ? "not readable by this process (\(String(cString: strerror(errno)))): \(filePath)" : nil
   }
 
   private mutating func validateListen(_ address: ListenAddress, _ keyPath: String) {

@@ -4,6 +4,7 @@
 
 import Foundation
 import TestSupport
+import Testing
 
 /// Authlib's authorization server on a free loopback port, issuing RS256 JWT access tokens for
 /// the client credentials grant and, given a subject-token issuer, the token exchange grant. The
@@ -128,6 +129,30 @@ enum TestJWT {
   /// The `exp` of a JWT or `Bearer <JWT>`, or nil.
   static func expiry(_ value: String) -> Date? {
     (claims(value)?["exp"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
+  }
+
+  /// Checks the requests an upstream received under `prefix` (a load run's): `count` of them,
+  /// each with one `authorization` holding a JWT, received before its `exp` minus `skew`: no
+  /// token was on the wire past the point Augmenter must stop serving it. Returns the tokens.
+  static func expectUnexpired(
+    _ requests: [ReceivedRequest], under prefix: String, count: Int, skew: TimeInterval,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) -> Set<String> {
+    let received = requests.filter { $0.uri.hasPrefix(prefix) }
+    #expect(received.count == count, sourceLocation: sourceLocation)
+    var tokens = Set<String>()
+    for request in received {
+      let values = request.values("authorization")
+      guard values.count == 1, let exp = expiry(values[0]) else {
+        Issue.record("no single JWT bearer token in \(request.uri): \(values.count) authorization values", sourceLocation: sourceLocation)
+        continue
+      }
+      tokens.insert(values[0])
+      #expect(
+        request.receivedAt < exp.addingTimeInterval(-skew),
+        "a token reached the upstream \(request.receivedAt.timeIntervalSince(exp)) s relative to its exp", sourceLocation: sourceLocation)
+    }
+    return tokens
   }
 
   /// The payload of a JWT or `Bearer <JWT>`, or nil.

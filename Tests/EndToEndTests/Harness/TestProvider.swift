@@ -22,6 +22,8 @@ struct ProviderAnswer: Sendable, CustomStringConvertible {
   var extraHeaders: [HeaderField] = []
   /// A different answer for requests to these exact request-URIs (e.g. a redirect's target).
   var byPath: [String: ProviderAnswer] = [:]
+  /// Makes a new answer for each request instead (e.g. a freshly issued token).
+  var generate: (@Sendable () -> ProviderAnswer)?
 
   /// A redirect with `status` to `location`.
   static func redirect(_ status: Int = 302, to location: String) -> ProviderAnswer {
@@ -41,8 +43,16 @@ struct ProviderAnswer: Sendable, CustomStringConvertible {
 
   static var hang: ProviderAnswer { ProviderAnswer(hang: true) }
 
+  /// A new answer from `make` for every request, as an identity provider issues a new token on
+  /// every fetch.
+  static func generated(_ make: @escaping @Sendable () -> ProviderAnswer) -> ProviderAnswer {
+    ProviderAnswer(generate: make)
+  }
+
   var description: String {
-    hang ? "hang" : "\(status) \(String(decoding: body, as: UTF8.self).prefix(200))" + (delay.map { " after \($0)" } ?? "")
+    generate != nil
+      ? "generated per request"
+      : hang ? "hang" : "\(status) \(String(decoding: body, as: UTF8.self).prefix(200))" + (delay.map { " after \($0)" } ?? "")
   }
 }
 
@@ -69,7 +79,8 @@ final class TestProvider: Sendable {
     let state = ProviderState(answer: answer)
     let server = try await HTTP1TestServer.start(name: "provider", scope: scope, tls: tls) { request, respond, eventLoop in
       let recorded = state.record(request)
-      let answer = recorded.byPath[request.uri] ?? recorded
+      let current = recorded.generate?() ?? recorded
+      let answer = current.byPath[request.uri] ?? current
       if answer.hang { return }
       let send: @Sendable () -> Void = {
         respond(
