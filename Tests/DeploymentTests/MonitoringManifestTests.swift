@@ -225,6 +225,66 @@ struct MonitoringManifestTests {
       "exported metrics no dashboard panel shows: \(Set(exported.keys).subtracting(shown).sorted())")
   }
 
+  @Test("a real Prometheus loads the rules and, scraping augmenter with an unreachable provider, raises its provider alerts")
+  func prometheusEvaluatesTheRules() async throws {
+    let rendering = try await Kustomize.shared.render(Self.overlay)
+    let rule = try rendering.one("PrometheusRule")
+    let prometheusBinary = try Executable.locate(
+      variable: "PROMETHEUS_BIN", fallback: "/usr/bin/prometheus",
+      hint: "install Debian's prometheus package (scripts/test does)")
+    let scratch = try Self.scratchDirectory("prometheus-rules")
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+    try encoder.encode(try #require(rule.spec)).write(to: scratch.appendingPathComponent("rules.yaml"))
+
+    let (server, adminPort) = try await Self.serve(in: scratch)
+    defer { server.kill() }
+    // The target labels stand in for those the ServiceMonitor's scrape adds; rules evaluate every second.
+    let port = try FreePort.next()
+    try """
+    global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+    rule_files: [rules.yaml]
+    scrape_configs:
+      - job_name: augmenter
+        static_configs:
+          - targets: ["127.0.0.1:\(adminPort)"]
+            labels: {namespace: augmenter, pod: augmenter-test}
+    """.write(to: scratch.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+    let storage = scratch.appendingPathComponent("tsdb")
+    try FileManager.default.createDirectory(at: storage, withIntermediateDirectories: true)
+    let prometheus = try ChildProcess.spawn(
+      name: "prometheus", executable: prometheusBinary,
+      arguments: [
+        "--config.file=\(scratch.appendingPathComponent("prometheus.yml").path)", "--storage.tsdb.path=\(storage.path)",
+        "--web.listen-address=127.0.0.1:\(port)",
+      ],
+      logURL: scratch.appendingPathComponent("prometheus.log"))
+    defer { prometheus.kill() }
+
+    // Both alerts go pending (their `for:` is minutes) with the provider's label and rendered annotations.
+    let curl = try Self.curl()
+    let expected: Set = ["AugmenterProviderUnusable", "AugmenterProviderFetchesFailing"]
+    let alerts = try await eventually("Prometheus has \(expected.sorted()) pending", timeout: .seconds(60), retryingErrors: false) {
+      () -> [JSON]? in
+      if !prometheus.isRunning { throw TestFailure("prometheus exited: \(prometheus.log())") }
+      let result = try await Command.run(curl, ["-sf", "--max-time", "2", "http://127.0.0.1:\(port)/api/v1/alerts"])
+      guard result.succeeded, let alerts = try? JSON.parse(result.stdout)[path: "data.alerts"]?.array else { return nil }
+      let names = Set(alerts.compactMap { $0[path: "labels.alertname"]?.string })
+      return expected.isSubset(of: names) ? alerts : nil
+    }
+    for alert in alerts where expected.contains(alert[path: "labels.alertname"]?.string ?? "") {
+      #expect(alert[path: "labels.provider"]?.string == "idp", "\(alert)")
+      #expect(["pending", "firing"].contains(alert["state"]?.string ?? ""), "\(alert)")
+      let description = alert[path: "annotations.description"]?.string ?? ""
+      #expect(description.contains("augmenter/augmenter-test") && description.contains("provider idp"), "\(description)")
+    }
+    let rules = try await Command.run(curl, ["-sf", "--max-time", "2", "http://127.0.0.1:\(port)/api/v1/rules"])
+    let loaded = (try? JSON.parse(rules.stdout)[path: "data.groups"]?.array ?? []) ?? []
+    let health = loaded.flatMap { $0["rules"]?.array ?? [] }.map { $0["health"]?.string ?? "" }
+    #expect(health.count == (try Self.alerts(rule)).count && health.allSatisfy { $0 == "ok" }, "rule health: \(rules.stdout)")
+  }
+
   // MARK: - Helpers
 
   static func alerts(_ rule: KubeObject) throws -> [JSON] {
@@ -271,9 +331,19 @@ struct MonitoringManifestTests {
   private static let exposition = Task { try await scrape() }
 
   private static func scrape() async throws -> ExportedMetrics {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    let scratch = try scratchDirectory("metrics")
     defer { try? FileManager.default.removeItem(at: scratch) }
+    let (server, adminPort) = try await serve(in: scratch)
+    defer { server.kill() }
+    let result = try await Command.run(try curl(), ["-sf", "--max-time", "5", "http://127.0.0.1:\(adminPort)/metrics"])
+    guard result.succeeded else { throw TestFailure("GET /metrics: \(result)") }
+    return ExportedMetrics(exposition: result.stdout)
+  }
+
+  /// `augmenter serve` with a provider nothing answers for (so its fetches fail and its headers
+  /// are unusable) and a rate-limit rule, so that every metric family has series; returns once
+  /// /metrics answers.
+  static func serve(in scratch: URL) async throws -> (server: ChildProcess, adminPort: Int) {
     let ports = try FreePort.take(2)
     let config = scratch.appendingPathComponent("config.yaml")
     try """
@@ -292,14 +362,26 @@ struct MonitoringManifestTests {
     let server = try ChildProcess.spawn(
       name: "augmenter", executable: try Tools.augmenter(), arguments: ["serve", "--config", config.path],
       environment: Command.augmenterEnvironment(), logURL: scratch.appendingPathComponent("augmenter.log"))
-    defer { server.kill() }
-    let curl = try Tools.system("curl", hint: "install Debian's curl (scripts/test does)")
-    let text = try await eventually("GET /metrics answers", timeout: .seconds(30), retryingErrors: false) { () -> String? in
-      if !server.isRunning { throw TestFailure("augmenter exited: \(server.log())") }
-      let result = try await Command.run(curl, ["-sf", "--max-time", "2", "http://127.0.0.1:\(ports[1])/metrics"])
-      return result.succeeded ? result.stdout : nil
+    do {
+      let curl = try curl()
+      try await eventually("GET /metrics answers", timeout: .seconds(30), retryingErrors: false) { () -> Void? in
+        if !server.isRunning { throw TestFailure("augmenter exited: \(server.log())") }
+        let result = try await Command.run(curl, ["-sf", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:\(ports[1])/metrics"])
+        return result.succeeded ? () : nil
+      }
+    } catch {
+      server.kill()
+      throw error
     }
-    return ExportedMetrics(exposition: text)
+    return (server, ports[1])
+  }
+
+  static func curl() throws -> String { try Tools.system("curl", hint: "install Debian's curl (scripts/test does)") }
+
+  static func scratchDirectory(_ prefix: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
   }
 }
 
