@@ -107,6 +107,21 @@ enum JSON: Sendable, Hashable, Decodable, CustomStringConvertible {
   }
 }
 
+/// Written back as JSON text (a PrometheusRule's spec becomes a rule file for promtool: JSON is YAML).
+extension JSON: Encodable {
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .object(let object): try container.encode(object)
+    case .array(let array): try container.encode(array)
+    case .string(let value): try container.encode(value)
+    case .number(let value): try container.encode(value)
+    case .bool(let value): try container.encode(value)
+    case .null: try container.encodeNil()
+    }
+  }
+}
+
 /// YAML documents as ``JSON`` values, parsed with Yams (the parser Augmenter itself uses): every
 /// document of a stream, empty ones dropped.
 enum YAML {

@@ -18,6 +18,8 @@ struct KubeObject: Sendable, CustomStringConvertible {
   /// The API group (`""` for the core group `v1`).
   var group: String { apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : "" }
   var isIstio: Bool { group.hasSuffix(".istio.io") }
+  /// A prometheus-operator object (ServiceMonitor, PrometheusRule).
+  var isPrometheusOperator: Bool { group == "monitoring.coreos.com" }
   var spec: JSON? { json["spec"] }
 
   var description: String { "\(kind) \(namespace.map { "\($0)/" } ?? "")\(name)" }
@@ -59,7 +61,7 @@ actor Kustomize {
   /// Every kustomization directory the tests render; the first is the base.
   static let directories = [
     "k8s/base", "k8s/overlays/istio-sidecar", "k8s/overlays/istio-egress-gateway", "k8s/overlays/istio-ext-proc",
-    "k8s/overlays/token-exchange",
+    "k8s/overlays/token-exchange", "k8s/overlays/monitoring",
   ]
 
   private var renderings: [String: Task<Rendering, any Error>] = [:]
