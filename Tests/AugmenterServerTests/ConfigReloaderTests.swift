@@ -135,8 +135,11 @@ struct ConfigReloaderTests {
       headers: {x-version: "2"}
       providers:
         - {name: kept, url: "http://127.0.0.1:1/kept", ttl: 1h}
-        - {name: added, url: "http://127.0.0.1:1/added", ttl: 1h}
+        - {name: added, url: "http://127.0.0.1:1/added", ttl: 1h, timeout: 9s}
       """)
+    // timeout 9s: the swap waits up to 10 s for the added provider's first fetch, which a
+    // refresher task starved by the rest of the suite (two cooperative threads, under ASan in
+    // CI) needs; with the default 2s, that wait (3 s) was missed once under load.
     let report = await rig.reloader.apply(.admin)
     #expect(report.ok)
     #expect(report.providersKept == ["kept"])
