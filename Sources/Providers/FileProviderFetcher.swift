@@ -47,25 +47,7 @@ public struct FileProviderFetcher: ProviderFetcher {
   /// The file's text, at most `limit` bytes; errors name the key and the path, never content.
   static func readContent(of file: ProviderFile, limit: Int) throws -> String {
     let place = "files.\(file.name) (\(file.path))"
-    let descriptor = open(file.path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else {
-      throw ProviderFetchError(description: "cannot read \(place): \(String(cString: strerror(errno)))")
-    }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw ProviderFetchError(description: "cannot read \(place): \(String(cString: strerror(errno)))")
-      }
-      if count == 0 { break }
-      bytes.append(contentsOf: chunk[0..<count])
-      guard bytes.count <= limit else {
-        throw ProviderFetchError(description: "\(place) is larger than max_answer_bytes allows")
-      }
-    }
+    let bytes = try BoundedFileRead.bytes(file.path, place: place, limit: limit, bound: "max_answer_bytes allows")
     guard let text = String(validating: bytes, as: UTF8.self) else {
       throw ProviderFetchError(description: "\(place) is not UTF-8 text")
     }

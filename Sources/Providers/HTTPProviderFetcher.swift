@@ -53,16 +53,7 @@ public struct HTTPProviderFetcher: ProviderFetcher {
     }
     if let tokenFile = provider.tokenFile {
       // Re-read on every fetch: Kubernetes rotates projected service-account tokens in place.
-      let token: String
-      do {
-        token = try String(contentsOfFile: tokenFile, encoding: .utf8)
-          .trimmingCharacters(in: .whitespacesAndNewlines)
-      } catch {
-        throw FetchError(description: "cannot read token_file \(tokenFile): \(error.localizedDescription)")
-      }
-      guard !token.isEmpty, !token.contains(where: { $0 == "\r" || $0 == "\n" }) else {
-        throw FetchError(description: "token_file \(tokenFile) is empty or holds more than one line")
-      }
+      let token = try CredentialFile.read(tokenFile, key: "token_file")
       request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(token)")
     }
     let (response, body) = try await ProviderHTTPExchange.send(request, through: self.client, for: provider)

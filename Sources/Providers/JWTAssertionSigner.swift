@@ -22,12 +22,7 @@ enum JWTAssertionSigner {
   static func assertion(
     clientID: String, audience: String, keyFile: String, algorithm: JWTSigningAlgorithm, keyID: String?, now: Date = Date()
   ) throws -> String {
-    let pem: Data
-    do {
-      pem = try Data(contentsOf: URL(fileURLWithPath: keyFile))
-    } catch {
-      throw ProviderFetchError(description: "cannot read private_key_file \(keyFile): \(error.localizedDescription)")
-    }
+    let pem = Data(try BoundedFileRead.bytes(keyFile, place: "private_key_file \(keyFile)", limit: CredentialFile.maxBytes))
     var header: [String: String] = ["alg": algorithm.jwsName, "typ": "JWT"]
     if let keyID { header["kid"] = keyID }
     let issuedAt = Int(now.timeIntervalSince1970)
