@@ -35,6 +35,19 @@ public final class CheckConfiguration: Sendable {
       errorResponses: config.errorResponses, problemTypes: config.problemTypes)
   }
 
+  /// A configuration held for one service on its own (tests, the allocation budget): `metrics`
+  /// (by default series of a registry of their own, for `front`) counts every front's checks.
+  public static func standalone(
+    decider: Decider, front: CheckFront, metrics: CheckMetrics? = nil, errorResponses: ErrorResponses = ErrorResponses(),
+    problemTypes: [Int: ProblemType] = [:]
+  ) -> Published<CheckConfiguration> {
+    let metrics = metrics ?? CheckMetrics(front: front, sources: decider.outcomeSources, registry: MetricsRegistry())
+    return Published(
+      CheckConfiguration(
+        decider: decider, grpcMetrics: metrics, httpMetrics: metrics, extProcMetrics: metrics,
+        errorResponses: errorResponses, problemTypes: problemTypes))
+  }
+
   /// Assembles a configuration from its parts (tests give one front's series for all;
   /// `extProcMetrics` defaults to `grpcMetrics`).
   public init(

@@ -33,10 +33,7 @@ public struct ExtAuthzCheckService: Sendable {
   /// - Parameter metrics: where checks are counted; by default series of a registry of their
   ///   own, so a service is always measured the same way (the allocation budget covers it).
   public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
-    let metrics = metrics ?? CheckMetrics(front: .grpc, sources: decider.outcomeSources, registry: MetricsRegistry())
-    self.init(
-      configuration: Published(CheckConfiguration(decider: decider, grpcMetrics: metrics, httpMetrics: metrics)),
-      clock: clock)
+    self.init(configuration: CheckConfiguration.standalone(decider: decider, front: .grpc, metrics: metrics), clock: clock)
   }
 
   /// Creates the service over the configuration in force, which reloads replace.

@@ -31,10 +31,7 @@ public struct HTTPModeCheckService: Sendable {
   /// Creates the service over the same decider the gRPC mode uses.
   /// - Parameter metrics: where checks are counted; by default series of a registry of their own.
   public init(decider: Decider, clock: any AugmenterClock, metrics: CheckMetrics? = nil) {
-    let metrics = metrics ?? CheckMetrics(front: .http, sources: decider.outcomeSources, registry: MetricsRegistry())
-    self.init(
-      configuration: Published(CheckConfiguration(decider: decider, grpcMetrics: metrics, httpMetrics: metrics)),
-      clock: clock)
+    self.init(configuration: CheckConfiguration.standalone(decider: decider, front: .http, metrics: metrics), clock: clock)
   }
 
   /// Creates the service over the configuration in force (shared with the gRPC front), which

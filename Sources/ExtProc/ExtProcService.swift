@@ -34,12 +34,9 @@ public struct ExtProcService: Sendable {
     decider: Decider, clock: any AugmenterClock, errorResponses: ErrorResponses = ErrorResponses(),
     problemTypes: [Int: ProblemType] = [:], metrics: CheckMetrics? = nil
   ) {
-    let metrics = metrics ?? CheckMetrics(front: .extProc, sources: decider.outcomeSources, registry: MetricsRegistry())
     self.init(
-      configuration: Published(
-        CheckConfiguration(
-          decider: decider, grpcMetrics: metrics, httpMetrics: metrics, extProcMetrics: metrics,
-          errorResponses: errorResponses, problemTypes: problemTypes)),
+      configuration: CheckConfiguration.standalone(
+        decider: decider, front: .extProc, metrics: metrics, errorResponses: errorResponses, problemTypes: problemTypes),
       clock: clock)
   }
 
@@ -143,7 +140,7 @@ public struct ExtProcService: Sendable {
     var encoded = false
     var present: Set<String> = []
     for entry in headers.headers.headers {
-      let name = entry.key.lowercased()
+      let name = Self.name(of: entry)
       switch name {
       case ":status": status = Int(Self.text(of: entry))
       case "content-type": contentType = Self.text(of: entry)
@@ -235,6 +232,12 @@ public struct ExtProcService: Sendable {
     return common
   }
 
+  /// The header's name, lower-case. Envoy sends names lower-case already: lower-casing again
+  /// would allocate per header per message, so only a name with an upper-case letter is.
+  private static func name(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
+    entry.key.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? entry.key.lowercased() : entry.key
+  }
+
   private static func text(of entry: Envoy_Config_Core_V3_HeaderValue) -> String {
     entry.rawValue.isEmpty ? entry.value : String(decoding: entry.rawValue, as: UTF8.self)
   }
@@ -257,8 +260,7 @@ public struct ExtProcService: Sendable {
     fields.reserveCapacity(headers.headers.headers.count)
     for entry in headers.headers.headers {
       let value = Self.text(of: entry)
-      // Envoy sends names lower-case already: lower-casing again would allocate per header.
-      let name = entry.key.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? entry.key.lowercased() : entry.key
+      let name = Self.name(of: entry)
       switch name {
       case ":method": method = value
       case ":path": path = value

@@ -90,8 +90,12 @@ import Testing
   func otherResponsesAreLeftAlone() throws {
     let other = try Self.respond(path: "/else", [(":status", "200")])
     #expect(!other.responseHeaders.hasResponse)
-    let denied = try Self.respond(path: "/closed/x", [(":status", "403"), ("content-type", "application/problem+json")])
+    // A 503 text/plain would be rewritten (error_responses: 500-599) were the request not
+    // answered by Augmenter itself: the request phase's deny must mark it.
+    let denied = try Self.respond(path: "/closed/x", [(":status", "503"), ("content-type", "text/plain")])
     #expect(!denied.responseHeaders.hasResponse)
+    let allowed = try Self.respond(path: "/else", [(":status", "503"), ("content-type", "text/plain")])
+    #expect(allowed.responseHeaders.response.status == .continueAndReplace, "the same response after an allow is rewritten")
   }
 
   @Test("response_headers are validated at their key paths: names, templates, content-length")
